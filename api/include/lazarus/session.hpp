@@ -1,0 +1,101 @@
+#pragma once
+#include <mpi.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <ranges>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <lazarus/element_type.hpp>
+#include <lazarus/errors.hpp>
+#include <lazarus/options.hpp>
+
+namespace lazarus {
+
+namespace detail {
+class Engine;
+}
+
+// One Session per communicator. It owns a duplicate of the communicator, the list of protected
+// regions and the checkpoint catalogue of Options::job. Movable, not copyable.
+//
+// Calls marked "collective" must be made by every rank of the communicator, in the same order. When
+// one fails on any rank, it throws on every rank with the same exception class.
+class Session {
+ public:
+  // Collective. Duplicates `comm`, validates `options` (ConfigError) and creates the job folder
+  // (IoError).
+  explicit Session(MPI_Comm comm, Options options = Options::from_env());
+  // Finishes in-flight work. Never throws.
+  ~Session();
+  Session(Session&&) noexcept;
+  Session& operator=(Session&&) noexcept;
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // Local (not collective). Registers memory to be saved by checkpoint() and filled by restore().
+  // `shape`, when given, becomes the HDF5 dataset's dimensions; its product must equal data.size().
+  // Throws MismatchError for a bad or duplicate name or a shape that does not fit.
+  template <Storable T>
+  void protect(std::string name, std::span<T> data, std::vector<std::size_t> shape = {}) {
+    if (shape.empty()) shape = {data.size()};
+    protect_region(std::move(name), element_type_of<T>(), data.data(), data.size(), std::move(shape));
+  }
+  // Local. Any contiguous container of arithmetic values (std::vector<double>, std::array, ...).
+  // The container must not reallocate while protected.
+  template <std::ranges::contiguous_range R>
+    requires Storable<std::ranges::range_value_t<R>> && (!std::is_const_v<std::remove_reference_t<R>>)
+  void protect(std::string name, R& range, std::vector<std::size_t> shape = {}) {
+    protect(std::move(name), std::span(std::ranges::data(range), std::ranges::size(range)), std::move(shape));
+  }
+  // Local. One scalar, stored as an HDF5 scalar dataset.
+  template <Storable T>
+  void protect(std::string name, T& value) {
+    protect_region(std::move(name), element_type_of<T>(), &value, 1, {});
+  }
+  // Local. Opaque bytes, stored as a 1-D dataset of unsigned 8-bit integers.
+  void protect_bytes(std::string name, void* data, std::size_t bytes);
+  // Local. Throws MismatchError when no region has that name.
+  void unprotect(const std::string& name);
+
+  // Collective. Writes every protected region of every rank and commits them as one new version;
+  // returns once the version is complete (durable on every rank). Throws IoError when any rank fails;
+  // the previous complete version stays the newest then.
+  std::uint64_t checkpoint();
+
+  // Collective. Restores the newest complete version whose data verify; a corrupt version is reported
+  // and skipped. Returns nullopt when no checkpoint exists at all; throws CorruptCheckpoint when
+  // versions exist but none verifies, MismatchError when the stored regions do not match the
+  // protected ones. Protected memory is changed only once every rank's data verified.
+  std::optional<std::uint64_t> restore();
+  // Collective. Restores exactly `version`: NoCheckpoint when it is not complete, CorruptCheckpoint
+  // when it does not verify, MismatchError as above.
+  std::uint64_t restore(std::uint64_t version);
+
+  // Collective. The complete versions of this job, oldest first.
+  std::vector<std::uint64_t> versions();
+
+  // Collective. True on every rank once Options::interval_seconds have passed since the session
+  // started or the last checkpoint (rank 0's clock decides). Always false when the interval is 0.
+  bool need_checkpoint();
+
+  // Collective. Returns once every started checkpoint is committed (checkpoint() is synchronous
+  // today, so this returns at once).
+  void wait();
+
+  int rank() const noexcept;
+  int size() const noexcept;
+  const Options& options() const noexcept;
+
+ private:
+  void protect_region(std::string name, ElementType type, void* data, std::size_t count,
+                      std::vector<std::size_t> shape);
+
+  std::unique_ptr<detail::Engine> engine_;
+};
+
+}  // namespace lazarus

@@ -1,0 +1,126 @@
+#include "lazarus/options.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+#include <optional>
+
+#include <fmt/format.h>
+
+#include "lazarus/errors.hpp"
+#include "runtime/names.hpp"
+
+namespace lazarus {
+namespace {
+
+std::optional<std::string> environment(const char* name) {
+  const char* value = std::getenv(name);
+  if (value == nullptr) return std::nullopt;
+  return std::string(value);
+}
+
+[[noreturn]] void bad_value(const char* variable, const std::string& value, std::string_view why) {
+  throw ConfigError(fmt::format("{}='{}': {}", variable, value, why));
+}
+
+long long parse_integer(const char* variable, const std::string& text) {
+  long long value = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc{} || end != text.data() + text.size() || text.empty()) {
+    bad_value(variable, text, "not an integer");
+  }
+  return value;
+}
+
+// Bytes with an optional binary suffix: 4194304, 4096K, 4M, 1G (also KiB/MiB/GiB).
+std::size_t parse_bytes(const char* variable, const std::string& text) {
+  std::size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+  const std::string suffix = text.substr(digits);
+  unsigned shift = 0;
+  if (suffix.empty() || suffix == "B") shift = 0;
+  else if (suffix == "K" || suffix == "KiB") shift = 10;
+  else if (suffix == "M" || suffix == "MiB") shift = 20;
+  else if (suffix == "G" || suffix == "GiB") shift = 30;
+  else bad_value(variable, text, "not a byte count (examples: 4194304, 4M, 512K)");
+  const long long number = parse_integer(variable, text.substr(0, digits));
+  if (number < 0 || static_cast<unsigned long long>(number) > (std::numeric_limits<std::size_t>::max() >> shift)) {
+    bad_value(variable, text, "out of range");
+  }
+  return static_cast<std::size_t>(number) << shift;
+}
+
+double parse_seconds(const char* variable, const std::string& text) {
+  double value = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc{} || end != text.data() + text.size() || text.empty()) {
+    bad_value(variable, text, "not a number of seconds");
+  }
+  return value;
+}
+
+int parse_int_in_int_range(const char* variable, const std::string& text) {
+  const long long value = parse_integer(variable, text);
+  if (value < std::numeric_limits<int>::min() || value > std::numeric_limits<int>::max()) {
+    bad_value(variable, text, "out of range");
+  }
+  return static_cast<int>(value);
+}
+
+bool parse_flag(const char* variable, const std::string& text) {
+  if (text == "1" || text == "true" || text == "yes" || text == "on") return true;
+  if (text == "0" || text == "false" || text == "no" || text == "off" || text.empty()) return false;
+  bad_value(variable, text, "not a boolean (use 1/0, true/false, yes/no, on/off)");
+}
+
+}  // namespace
+
+Options Options::from_env() {
+  Options options;
+  if (auto value = environment("LAZARUS_DIR")) {
+    if (value->empty()) bad_value("LAZARUS_DIR", *value, "empty path");
+    options.dir = *value;
+  }
+  if (auto value = environment("LAZARUS_JOB")) options.job = *value;
+  if (auto value = environment("LAZARUS_KEEP")) options.keep = parse_int_in_int_range("LAZARUS_KEEP", *value);
+  if (auto value = environment("LAZARUS_COMPRESS")) {
+    options.compression_level = parse_int_in_int_range("LAZARUS_COMPRESS", *value);
+  }
+  if (auto value = environment("LAZARUS_INTERVAL")) {
+    options.interval_seconds = parse_seconds("LAZARUS_INTERVAL", *value);
+  }
+  if (auto value = environment("LAZARUS_CHUNK_BYTES")) options.chunk_bytes = parse_bytes("LAZARUS_CHUNK_BYTES", *value);
+  if (auto value = environment("LAZARUS_VERBOSE")) options.verbose = parse_flag("LAZARUS_VERBOSE", *value);
+  try {
+    options.validate();
+  } catch (const ConfigError& error) {
+    throw ConfigError(std::string(error.what()) + " (from the LAZARUS_* environment)");
+  }
+  return options;
+}
+
+void Options::validate() const {
+  if (dir.empty()) throw ConfigError("Options::dir (LAZARUS_DIR) is empty");
+  if (auto problem = detail::name_problem(job)) {
+    throw ConfigError(fmt::format("Options::job (LAZARUS_JOB) '{}' is not a valid job name: {}", job, *problem));
+  }
+  if (keep < 1) throw ConfigError(fmt::format("Options::keep (LAZARUS_KEEP) is {}; it must be at least 1", keep));
+  if (compression_level < 0 || compression_level > 22) {
+    throw ConfigError(fmt::format(
+        "Options::compression_level (LAZARUS_COMPRESS) is {}; it must be 0 (none) to 22 (zstd's maximum)",
+        compression_level));
+  }
+  if (!std::isfinite(interval_seconds) || interval_seconds < 0) {
+    throw ConfigError(fmt::format("Options::interval_seconds (LAZARUS_INTERVAL) is {}; it must be >= 0",
+                                  interval_seconds));
+  }
+  constexpr std::size_t kMinChunk = std::size_t{4} << 10;
+  constexpr std::size_t kMaxChunk = std::size_t{1} << 30;
+  if (chunk_bytes < kMinChunk || chunk_bytes > kMaxChunk) {
+    throw ConfigError(fmt::format("Options::chunk_bytes (LAZARUS_CHUNK_BYTES) is {}; it must be 4 KiB to 1 GiB",
+                                  chunk_bytes));
+  }
+}
+
+}  // namespace lazarus

@@ -1,0 +1,53 @@
+// lazarus::Session forwards to the engine (runtime/engine.hpp); this file only adapts the public API.
+#include "lazarus/session.hpp"
+
+#include <cstdio>
+
+#include "runtime/engine.hpp"
+
+namespace lazarus {
+
+Session::Session(MPI_Comm comm, Options options)
+    : engine_(std::make_unique<detail::Engine>(comm, std::move(options))) {}
+
+Session::~Session() {
+  try {
+    wait();
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "lazarus: error while closing the session: %s\n", error.what());
+  }
+}
+
+Session::Session(Session&&) noexcept = default;
+Session& Session::operator=(Session&&) noexcept = default;
+
+void Session::protect_region(std::string name, ElementType type, void* data, std::size_t count,
+                             std::vector<std::size_t> shape) {
+  engine_->regions().add({std::move(name), type, data, count, std::move(shape)});
+}
+
+void Session::protect_bytes(std::string name, void* data, std::size_t bytes) {
+  protect_region(std::move(name), ElementType::bytes, data, bytes, {bytes});
+}
+
+void Session::unprotect(const std::string& name) { engine_->regions().remove(name); }
+
+std::uint64_t Session::checkpoint() { return engine_->checkpoint(); }
+
+std::optional<std::uint64_t> Session::restore() { return engine_->restore_newest(); }
+
+std::uint64_t Session::restore(std::uint64_t version) { return engine_->restore_exactly(version); }
+
+std::vector<std::uint64_t> Session::versions() { return engine_->complete_versions(); }
+
+bool Session::need_checkpoint() { return engine_->need_checkpoint(); }
+
+void Session::wait() {
+  // Checkpoints are synchronous: every started checkpoint is committed when checkpoint() returns.
+}
+
+int Session::rank() const noexcept { return engine_->comm().rank(); }
+int Session::size() const noexcept { return engine_->comm().size(); }
+const Options& Session::options() const noexcept { return engine_->options(); }
+
+}  // namespace lazarus

@@ -1,0 +1,117 @@
+#include "backends/posix/durable_io.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <system_error>
+
+#include <fmt/format.h>
+
+#include "lazarus/errors.hpp"
+
+namespace lazarus::backends {
+
+std::string errno_text(int error_number) { return std::generic_category().message(error_number); }
+
+namespace {
+
+[[noreturn]] void throw_io(std::string_view what, const std::filesystem::path& path, int error_number) {
+  throw IoError(fmt::format("cannot {} {}: {}", what, path.string(), errno_text(error_number)));
+}
+
+}  // namespace
+
+FileDescriptor::~FileDescriptor() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+FileDescriptor& FileDescriptor::operator=(FileDescriptor&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = other.release();
+  }
+  return *this;
+}
+
+int FileDescriptor::release() noexcept {
+  int fd = fd_;
+  fd_ = -1;
+  return fd;
+}
+
+FileDescriptor open_file(const std::filesystem::path& path, int flags, int mode) {
+  int fd = ::open(path.c_str(), flags | O_CLOEXEC, mode);
+  if (fd < 0) throw_io("open", path, errno);
+  return FileDescriptor(fd);
+}
+
+void fsync_file(const std::filesystem::path& path) {
+  FileDescriptor fd = open_file(path, O_RDONLY);
+  if (::fsync(fd.get()) != 0) throw_io("fsync", path, errno);
+}
+
+void fsync_directory(const std::filesystem::path& dir) {
+  FileDescriptor fd = open_file(dir, O_RDONLY | O_DIRECTORY);
+  if (::fsync(fd.get()) != 0) throw_io("fsync directory", dir, errno);
+}
+
+void write_file_atomically(const std::filesystem::path& target, std::string_view contents,
+                           const std::function<void()>& before_rename) {
+  std::filesystem::path temporary = target;
+  temporary += ".tmp";
+  {
+    FileDescriptor fd = open_file(temporary, O_WRONLY | O_CREAT | O_TRUNC);
+    std::size_t written = 0;
+    while (written < contents.size()) {
+      ssize_t n = ::write(fd.get(), contents.data() + written, contents.size() - written);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        int error_number = errno;
+        ::unlink(temporary.c_str());
+        throw_io("write", temporary, error_number);
+      }
+      written += static_cast<std::size_t>(n);
+    }
+    if (::fsync(fd.get()) != 0) {
+      int error_number = errno;
+      ::unlink(temporary.c_str());
+      throw_io("fsync", temporary, error_number);
+    }
+  }
+  if (before_rename) before_rename();
+  if (::rename(temporary.c_str(), target.c_str()) != 0) {
+    int error_number = errno;
+    ::unlink(temporary.c_str());
+    throw_io("rename into place", target, error_number);
+  }
+  fsync_directory(target.parent_path().empty() ? "." : target.parent_path());
+}
+
+std::string read_whole_file(const std::filesystem::path& path) {
+  FileDescriptor fd = open_file(path, O_RDONLY);
+  std::string contents;
+  char buffer[1 << 16];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw_io("read", path, errno);
+    }
+    if (n == 0) break;
+    contents.append(buffer, static_cast<std::size_t>(n));
+  }
+  return contents;
+}
+
+void drop_cached_pages(const std::filesystem::path& path) noexcept {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  ::fdatasync(fd);  // dirty pages cannot be dropped
+  ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+  ::close(fd);
+}
+
+}  // namespace lazarus::backends

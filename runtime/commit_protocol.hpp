@@ -1,0 +1,29 @@
+#pragma once
+// How a version becomes complete (docs/file-format.md, "Commit protocol"):
+//   1. every rank writes its regions to <version>/rank-R.h5 and fsyncs it;
+//   2. the ranks agree that every write succeeded (else all throw, the version stays incomplete);
+//   3. rank 0 fsyncs the version folder and the job folder, then writes manifest.json atomically
+//      (temporary, fsync, rename, fsync): the rename is the instant the version becomes complete;
+//   4. the ranks agree on rank 0's result; rank 0 applies retention.
+// A crash at any instant leaves either the previous or the new version as the newest complete one.
+#include <cstdint>
+#include <filesystem>
+
+#include "backends/mpi/communicator.hpp"
+#include "lazarus/options.hpp"
+#include "runtime/region_registry.hpp"
+
+namespace lazarus::detail {
+
+struct CommitStatistics {
+  std::uint64_t bytes = 0;       // uncompressed bytes of this rank's regions
+  std::uint64_t file_bytes = 0;  // bytes of this rank's file
+};
+
+// Collective. Writes and commits `version` (which must not exist yet) under `job_dir`. Throws the same
+// lazarus::Error on every rank when any rank fails; the previous complete version is then unchanged.
+CommitStatistics commit_version(const backends::Communicator& comm, const Options& options,
+                                const std::filesystem::path& job_dir, std::uint64_t version,
+                                const RegionRegistry& regions);
+
+}  // namespace lazarus::detail

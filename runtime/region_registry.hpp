@@ -1,0 +1,35 @@
+#pragma once
+// The regions a rank has protected: memory Lazarus saves on checkpoint() and fills on restore().
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "lazarus/element_type.hpp"
+
+namespace lazarus::detail {
+
+struct Region {
+  std::string name;
+  ElementType type = ElementType::u8;
+  void* data = nullptr;
+  std::size_t count = 0;            // elements
+  std::vector<std::size_t> shape;   // empty: a scalar
+  std::size_t bytes() const { return count * element_size(type); }
+};
+
+class RegionRegistry {
+ public:
+  // Throws MismatchError for an invalid or duplicate name, a shape whose product is not `count`, or
+  // null data with a non-zero count.
+  void add(Region region);
+  // Throws MismatchError when no region has that name.
+  void remove(const std::string& name);
+  // Regions in the order they were protected.
+  const std::vector<Region>& all() const noexcept { return regions_; }
+  std::size_t total_bytes() const noexcept;
+
+ private:
+  std::vector<Region> regions_;
+};
+
+}  // namespace lazarus::detail

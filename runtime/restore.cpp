@@ -1,0 +1,99 @@
+#include "runtime/restore.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <system_error>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <xxhash.h>
+
+#include "backends/hdf5/rank_file.hpp"
+#include "lazarus/errors.hpp"
+
+namespace lazarus::detail {
+namespace {
+
+std::string describe_shape(const std::vector<std::size_t>& shape) {
+  return shape.empty() ? std::string("scalar") : fmt::format("[{}]", fmt::join(shape, ", "));
+}
+
+const RegionRecord& stored_record_for(const Region& region, const RankRecord& record, std::uint64_t version) {
+  auto found = std::find_if(record.regions.begin(), record.regions.end(),
+                            [&](const RegionRecord& r) { return r.name == region.name; });
+  if (found == record.regions.end()) {
+    std::vector<std::string> names;
+    for (const auto& r : record.regions) names.push_back(r.name);
+    throw MismatchError(fmt::format("region '{}' is not in checkpoint version {} (rank {} stored: {})", region.name,
+                                    version, record.rank, names.empty() ? "nothing" : fmt::format("{}", fmt::join(names, ", "))));
+  }
+  if (found->type != region.type || found->shape != region.shape) {
+    throw MismatchError(fmt::format("region '{}' is protected as {} {} but checkpoint version {} stores {} {}",
+                                    region.name, to_string(region.type), describe_shape(region.shape), version,
+                                    to_string(found->type), describe_shape(found->shape)));
+  }
+  return *found;
+}
+
+void check_file_present(const std::filesystem::path& file, std::uint64_t expected_bytes) {
+  std::error_code error;
+  const auto size = std::filesystem::file_size(file, error);
+  if (error == std::errc::no_such_file_or_directory) throw CorruptCheckpoint(fmt::format("{} is missing", file.string()));
+  if (error) throw CorruptCheckpoint(fmt::format("cannot stat {}: {}", file.string(), error.message()));
+  if (size != expected_bytes) {
+    throw CorruptCheckpoint(fmt::format("{} is {} bytes but the manifest records {} (truncated or overwritten)",
+                                        file.string(), size, expected_bytes));
+  }
+}
+
+}  // namespace
+
+void StagedPiece::apply() const noexcept {
+  for (const auto& staged : regions_) std::memcpy(staged.target->data, staged.data.get(), staged.target->bytes());
+}
+
+std::size_t StagedPiece::bytes() const noexcept {
+  std::size_t total = 0;
+  for (const auto& staged : regions_) total += staged.target->bytes();
+  return total;
+}
+
+StagedPiece stage_rank_piece(const std::filesystem::path& version_dir, const Manifest& manifest, int rank,
+                             int nranks, const RegionRegistry& regions) {
+  if (manifest.nranks != nranks) {
+    throw MismatchError(fmt::format("checkpoint version {} was written by {} ranks; this job runs {}",
+                                    manifest.version, manifest.nranks, nranks));
+  }
+  const RankRecord& record = manifest.ranks.at(static_cast<std::size_t>(rank));
+  std::vector<const RegionRecord*> stored;
+  for (const Region& region : regions.all()) stored.push_back(&stored_record_for(region, record, manifest.version));
+
+  const auto file = version_dir / record.file;
+  check_file_present(file, record.file_bytes);
+  backends::RankFileReader reader(file);
+  const auto header = reader.header();
+  if (header.rank != rank || header.version != manifest.version || header.nranks != nranks || header.job != manifest.job) {
+    throw CorruptCheckpoint(fmt::format("{} belongs to job '{}' version {} rank {} of {}, not to this version",
+                                        file.string(), header.job, header.version, header.rank, header.nranks));
+  }
+  StagedPiece piece;
+  for (std::size_t i = 0; i < regions.all().size(); ++i) {
+    const Region& region = regions.all()[i];
+    const RegionRecord& expected = *stored[i];
+    const auto in_file = reader.describe(region.name);
+    if (in_file.type != expected.type || in_file.shape != expected.shape || in_file.checksum != expected.xxh3) {
+      throw CorruptCheckpoint(fmt::format("region '{}' in {} disagrees with the manifest", region.name, file.string()));
+    }
+    auto buffer = std::make_unique_for_overwrite<std::byte[]>(region.bytes());
+    reader.read(region.name, buffer.get(), region.bytes());
+    const std::uint64_t checksum = XXH3_64bits(buffer.get(), region.bytes());
+    if (checksum != expected.xxh3) {
+      throw CorruptCheckpoint(fmt::format("region '{}' in {}: checksum mismatch (stored {:016x}, read {:016x})",
+                                          region.name, file.string(), expected.xxh3, checksum));
+    }
+    piece.regions_.push_back({&region, std::move(buffer)});
+  }
+  return piece;
+}
+
+}  // namespace lazarus::detail

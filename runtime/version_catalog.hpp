@@ -1,0 +1,39 @@
+#pragma once
+// Where versions live and which exist: `<dir>/<job>/v<10 digits>/`, one `rank-<5 digits>.h5` per
+// rank and, once complete, `manifest.json`. Also the retention policy that deletes old versions.
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace lazarus::detail {
+
+std::filesystem::path version_directory(const std::filesystem::path& job_dir, std::uint64_t version);
+std::string rank_file_name(int rank);
+// The version a folder name stands for ("v0000000012" -> 12), or nullopt for other names.
+std::optional<std::uint64_t> parse_version_directory_name(std::string_view name);
+
+struct VersionScan {
+  std::vector<std::uint64_t> complete;    // a manifest is in place (not yet verified), ascending
+  std::vector<std::uint64_t> incomplete;  // a folder without a manifest, ascending
+  std::uint64_t highest() const;          // highest version number of either kind, 0 when none
+};
+
+// Lists the versions under `job_dir` (empty when it does not exist). Throws IoError when it cannot be read.
+VersionScan scan_versions(const std::filesystem::path& job_dir);
+
+struct RetentionReport {
+  std::vector<std::uint64_t> removed_complete;
+  std::vector<std::uint64_t> removed_incomplete;
+  std::vector<std::string> problems;  // what could not be removed, and why
+};
+
+// Called once `newest` is complete: removes the oldest complete versions beyond `keep` and every
+// incomplete version older than `newest` (abandoned by a crash or a failed checkpoint). A complete
+// version is first made incomplete (its manifest removed, the folder fsync'd), so that a crash while
+// deleting never leaves a complete-looking version with missing files. Never throws.
+RetentionReport apply_retention(const std::filesystem::path& job_dir, int keep, std::uint64_t newest) noexcept;
+
+}  // namespace lazarus::detail
