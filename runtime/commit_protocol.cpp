@@ -32,7 +32,7 @@ RankRecord write_rank_piece(const backends::Communicator& comm, const Options& o
   record.file = rank_file_name(comm.rank());
   const backends::RankFileHeader header{kFormatVersion, options.job, version, comm.rank(), comm.size()};
   backends::RankFileWriter writer(version_dir / record.file, header,
-                                  {options.compression_level, options.chunk_bytes});
+                                  {options.compression_level, options.chunk_bytes}, regions.total_bytes());
   for (const Region& region : regions.all()) {
     backends::RegionPayload payload{region.name, region.type, region.shape, region.data, region.bytes(),
                                     XXH3_64bits(region.data, region.bytes())};
@@ -41,7 +41,9 @@ RankRecord write_rank_piece(const backends::Communicator& comm, const Options& o
     if (record.regions.size() == 1) fault_point("during_write", comm.rank(), version);
   }
   if (regions.all().empty()) fault_point("during_write", comm.rank(), version);
-  record.file_bytes = writer.finish();
+  const backends::WrittenFile written = writer.finish();
+  record.file_bytes = written.bytes;
+  record.file_xxh3 = written.xxh3;
   fault_point("after_write", comm.rank(), version);
   return record;
 }

@@ -50,7 +50,8 @@ RegionRecord region_from_json(const json& j) {
 json rank_to_json(const RankRecord& record) {
   json regions = json::array();
   for (const auto& region : record.regions) regions.push_back(region_to_json(region));
-  return {{"rank", record.rank}, {"file", record.file}, {"file_bytes", record.file_bytes}, {"regions", regions}};
+  return {{"rank", record.rank}, {"file", record.file}, {"file_bytes", record.file_bytes},
+          {"file_xxh3_64", hex64(record.file_xxh3)}, {"regions", regions}};
 }
 
 RankRecord rank_from_json(const json& j) {
@@ -58,6 +59,7 @@ RankRecord rank_from_json(const json& j) {
   record.rank = j.at("rank").get<int>();
   record.file = j.at("file").get<std::string>();
   record.file_bytes = j.at("file_bytes").get<std::uint64_t>();
+  record.file_xxh3 = parse_hex64(j.at("file_xxh3_64").get<std::string>());
   for (const auto& region : j.at("regions")) record.regions.push_back(region_from_json(region));
   return record;
 }

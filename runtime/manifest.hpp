@@ -29,6 +29,7 @@ struct RankRecord {
   int rank = 0;
   std::string file;  // relative to the version folder
   std::uint64_t file_bytes = 0;
+  std::uint64_t file_xxh3 = 0;  // of the whole file as written
   std::vector<RegionRecord> regions;
   friend bool operator==(const RankRecord&, const RankRecord&) = default;
 };

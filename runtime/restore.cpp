@@ -9,6 +9,7 @@
 #include <xxhash.h>
 
 #include "backends/hdf5/rank_file.hpp"
+#include "backends/posix/file_checksum.hpp"
 #include "lazarus/errors.hpp"
 
 namespace lazarus::detail {
@@ -35,7 +36,7 @@ const RegionRecord& stored_record_for(const Region& region, const RankRecord& re
   return *found;
 }
 
-void check_file_present(const std::filesystem::path& file, std::uint64_t expected_bytes) {
+void check_file_intact(const std::filesystem::path& file, std::uint64_t expected_bytes, std::uint64_t expected_xxh3) {
   std::error_code error;
   const auto size = std::filesystem::file_size(file, error);
   if (error == std::errc::no_such_file_or_directory) throw CorruptCheckpoint(fmt::format("{} is missing", file.string()));
@@ -43,6 +44,16 @@ void check_file_present(const std::filesystem::path& file, std::uint64_t expecte
   if (size != expected_bytes) {
     throw CorruptCheckpoint(fmt::format("{} is {} bytes but the manifest records {} (truncated or overwritten)",
                                         file.string(), size, expected_bytes));
+  }
+  std::uint64_t checksum = 0;
+  try {
+    checksum = backends::xxh3_of_file(file);
+  } catch (const IoError& io) {
+    throw CorruptCheckpoint(io.what());
+  }
+  if (checksum != expected_xxh3) {
+    throw CorruptCheckpoint(fmt::format("{}: file checksum mismatch (manifest {:016x}, file {:016x})", file.string(),
+                                        expected_xxh3, checksum));
   }
 }
 
@@ -69,7 +80,7 @@ StagedPiece stage_rank_piece(const std::filesystem::path& version_dir, const Man
   for (const Region& region : regions.all()) stored.push_back(&stored_record_for(region, record, manifest.version));
 
   const auto file = version_dir / record.file;
-  check_file_present(file, record.file_bytes);
+  check_file_intact(file, record.file_bytes, record.file_xxh3);
   backends::RankFileReader reader(file);
   const auto header = reader.header();
   if (header.rank != rank || header.version != manifest.version || header.nranks != nranks || header.job != manifest.job) {

@@ -2,9 +2,12 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
 #include <numeric>
+#include <span>
 
 #include <fmt/format.h>
+#include <xxhash.h>
 
 #include "backends/hdf5/h5_filters.hpp"
 #include "backends/hdf5/h5_types.hpp"
@@ -80,12 +83,16 @@ std::vector<hsize_t> chunk_shape_for(const std::vector<std::size_t>& shape, std:
 }
 
 RankFileWriter::RankFileWriter(std::filesystem::path path, const RankFileHeader& header,
-                               StorageSettings settings)
+                               StorageSettings settings, std::size_t expected_bytes)
     : path_(std::move(path)), settings_(settings) {
   ensure_zstd_filter_registered();
   H5QuietErrors quiet;
   const std::string where = fmt::format("cannot create checkpoint file {}", path_.string());
-  file_ = H5File(h5_check<IoError>(H5Fcreate(path_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), where));
+  H5PropertyList access(h5_check<IoError>(H5Pcreate(H5P_FILE_ACCESS), where));
+  // One allocation as large as the uncompressed data (plus metadata): pages never written cost nothing.
+  const std::size_t increment = expected_bytes + (std::size_t{1} << 20);
+  h5_check<IoError>(H5Pset_fapl_core(access.get(), increment, /*backing_store=*/0), where);
+  file_ = H5File(h5_check<IoError>(H5Fcreate(path_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, access.get()), where));
   const hid_t root = file_.get();
   write_attribute<IoError>(root, kFormatAttribute, H5T_NATIVE_INT, &header.format_version, where);
   write_string_attribute(root, kJobAttribute, header.job, where);
@@ -128,14 +135,17 @@ void RankFileWriter::write(const RegionPayload& region) {
   write_string_attribute(dataset.get(), kElementTypeAttribute, std::string(to_string(region.type)), where);
 }
 
-std::uint64_t RankFileWriter::finish() {
+WrittenFile RankFileWriter::finish() {
   H5QuietErrors quiet;
-  h5_check<IoError>(file_.close(), fmt::format("cannot close checkpoint file {}", path_.string()));
-  fsync_file(path_);
-  std::error_code error;
-  const auto size = std::filesystem::file_size(path_, error);
-  if (error) throw IoError(fmt::format("cannot stat {}: {}", path_.string(), error.message()));
-  return size;
+  const std::string where = fmt::format("cannot build checkpoint file {}", path_.string());
+  h5_check<IoError>(H5Fflush(file_.get(), H5F_SCOPE_LOCAL), where);
+  const ssize_t size = h5_check<IoError>(H5Fget_file_image(file_.get(), nullptr, 0), where);
+  auto image = std::make_unique_for_overwrite<std::byte[]>(static_cast<std::size_t>(size));
+  h5_check<IoError>(H5Fget_file_image(file_.get(), image.get(), static_cast<std::size_t>(size)), where);
+  h5_check<IoError>(file_.close(), where);
+  const std::span<const std::byte> bytes(image.get(), static_cast<std::size_t>(size));
+  write_file_durably(path_, bytes);
+  return {bytes.size(), XXH3_64bits(bytes.data(), bytes.size())};
 }
 
 RankFileReader::RankFileReader(std::filesystem::path path) : path_(std::move(path)) {

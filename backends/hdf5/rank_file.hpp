@@ -41,14 +41,25 @@ struct StorageSettings {
 std::vector<hsize_t> chunk_shape_for(const std::vector<std::size_t>& shape, std::size_t element_bytes,
                                      std::size_t chunk_bytes);
 
+struct WrittenFile {
+  std::uint64_t bytes = 0;
+  std::uint64_t xxh3 = 0;  // of the whole file
+};
+
+// Builds the file in memory (HDF5's core driver) and writes it to disk in one go on finish(). HDF5
+// itself never writes to the disk: a full disk or any other write error is reported by our own POSIX
+// code, and leaves no half-closed HDF5 file behind in the library (HDF5 1.10 crashes at exit on a
+// file whose close failed).
 class RankFileWriter {
  public:
-  // Creates (truncates) `path`. Throws IoError.
-  RankFileWriter(std::filesystem::path path, const RankFileHeader& header, StorageSettings settings);
-  // Writes one region as a dataset with its attributes. Throws IoError.
+  // Prepares `path`; `expected_bytes` (the regions' total) sizes the in-memory image so that it is
+  // allocated once. Throws IoError.
+  RankFileWriter(std::filesystem::path path, const RankFileHeader& header, StorageSettings settings,
+                 std::size_t expected_bytes);
+  // Adds one region as a dataset with its attributes. Throws IoError.
   void write(const RegionPayload& region);
-  // Closes the file and fsyncs it; returns its size in bytes. Throws IoError.
-  std::uint64_t finish();
+  // Writes the file to `path` (truncating it) and fsyncs it. Throws IoError.
+  WrittenFile finish();
 
  private:
   std::filesystem::path path_;

@@ -58,27 +58,38 @@ void fsync_directory(const std::filesystem::path& dir) {
   if (::fsync(fd.get()) != 0) throw_io("fsync directory", dir, errno);
 }
 
+namespace {
+
+void write_all(int fd, const std::byte* data, std::size_t size, const std::filesystem::path& path) {
+  std::size_t written = 0;
+  while (written < size) {
+    const ssize_t n = ::write(fd, data + written, size - written);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw_io("write", path, errno);
+    }
+    written += static_cast<std::size_t>(n);
+  }
+}
+
+}  // namespace
+
+void write_file_durably(const std::filesystem::path& path, std::span<const std::byte> bytes) {
+  FileDescriptor fd = open_file(path, O_WRONLY | O_CREAT | O_TRUNC);
+  write_all(fd.get(), bytes.data(), bytes.size(), path);
+  if (::fsync(fd.get()) != 0) throw_io("fsync", path, errno);
+}
+
 void write_file_atomically(const std::filesystem::path& target, std::string_view contents,
                            const std::function<void()>& before_rename) {
   std::filesystem::path temporary = target;
   temporary += ".tmp";
   {
-    FileDescriptor fd = open_file(temporary, O_WRONLY | O_CREAT | O_TRUNC);
-    std::size_t written = 0;
-    while (written < contents.size()) {
-      ssize_t n = ::write(fd.get(), contents.data() + written, contents.size() - written);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        int error_number = errno;
-        ::unlink(temporary.c_str());
-        throw_io("write", temporary, error_number);
-      }
-      written += static_cast<std::size_t>(n);
-    }
-    if (::fsync(fd.get()) != 0) {
-      int error_number = errno;
+    try {
+      write_file_durably(temporary, std::as_bytes(std::span(contents.data(), contents.size())));
+    } catch (const IoError&) {
       ::unlink(temporary.c_str());
-      throw_io("fsync", temporary, error_number);
+      throw;
     }
   }
   if (before_rename) before_rename();

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -41,6 +42,10 @@ void fsync_directory(const std::filesystem::path& dir);
 // `before_rename`, when given, runs once the temporary is durable (a fault-injection point).
 void write_file_atomically(const std::filesystem::path& target, std::string_view contents,
                            const std::function<void()>& before_rename = {});
+
+// Creates or truncates `path`, writes `bytes` and fsyncs the file (not its directory). Throws IoError
+// naming the file and the system's reason (for instance "No space left on device").
+void write_file_durably(const std::filesystem::path& path, std::span<const std::byte> bytes);
 
 // Whole file as bytes. Throws IoError.
 std::string read_whole_file(const std::filesystem::path& path);

@@ -1,0 +1,158 @@
+// Damaged checkpoints: detected before memory changes, reported once with the file named, and restore
+// falls back to the previous complete version.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "mpi_test_support.hpp"
+
+namespace lazarus::testing {
+namespace {
+
+constexpr std::size_t kValues = 200000;  // 1.6 MB per rank: chunk data dominate the file
+
+class Corruption : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    session_.emplace(MPI_COMM_WORLD, options_in(scratch_.path()));
+    field_.resize(kValues);
+    session_->protect("field", field_);
+    for (std::uint64_t v = 1; v <= 3; ++v) {
+      overwrite(field_, samples<double>(kValues, world_rank(), v));
+      session_->checkpoint();
+    }
+    field_.assign(kValues, 0);
+  }
+
+  std::filesystem::path file(std::uint64_t version, int rank) const {
+    return scratch_.path() / "test" / fmt_version(version) / ("rank-0000" + std::to_string(rank) + ".h5");
+  }
+  static std::string fmt_version(std::uint64_t v) {
+    std::string digits = std::to_string(v);
+    return "v" + std::string(10 - digits.size(), '0') + digits;
+  }
+
+  // Runs `damage` on rank 0 only, then restore() everywhere; returns rank 0's stderr.
+  std::string damage_then_restore(const std::function<void()>& damage, std::optional<std::uint64_t>* restored) {
+    if (world_rank() == 0) damage();
+    MPI_Barrier(MPI_COMM_WORLD);
+    if (world_rank() == 0) ::testing::internal::CaptureStderr();
+    *restored = session_->restore();
+    return world_rank() == 0 ? ::testing::internal::GetCapturedStderr() : "";
+  }
+
+  SharedScratchDir scratch_;
+  std::optional<Session> session_;
+  std::vector<double> field_;
+};
+
+std::size_t count_lines_with(const std::string& text, const std::string& needle) {
+  std::size_t count = 0;
+  for (std::size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++count;
+  return count;
+}
+
+void flip_byte(const std::filesystem::path& path, std::uintmax_t offset) {
+  std::fstream stream(path, std::ios::in | std::ios::out | std::ios::binary);
+  stream.seekg(static_cast<std::streamoff>(offset));
+  char byte = 0;
+  stream.read(&byte, 1);
+  byte = static_cast<char>(byte ^ 0x20);
+  stream.seekp(static_cast<std::streamoff>(offset));
+  stream.write(&byte, 1);
+}
+
+TEST_F(Corruption, AFlippedByteFallsBackToThePreviousVersion) {
+  std::optional<std::uint64_t> restored;
+  const auto target = file(3, 2);
+  const std::string log = damage_then_restore([&] { flip_byte(target, std::filesystem::file_size(target) / 2); }, &restored);
+  EXPECT_EQ(restored, std::optional<std::uint64_t>(2));
+  EXPECT_EQ(field_, samples<double>(kValues, world_rank(), 2));
+  if (world_rank() == 0) {
+    EXPECT_NE(log.find("rank-00002.h5"), std::string::npos) << log;
+    EXPECT_NE(log.find("checksum"), std::string::npos) << log;
+    // Reported once, not once per rank.
+    EXPECT_EQ(count_lines_with(log, "is unusable"), 1u) << log;
+  }
+}
+
+TEST_F(Corruption, AFlippedByteInTheFileHeaderIsDetectedToo) {
+  std::optional<std::uint64_t> restored;
+  damage_then_restore([&] { flip_byte(file(3, 1), 9); }, &restored);
+  EXPECT_EQ(restored, std::optional<std::uint64_t>(2));
+  EXPECT_EQ(field_, samples<double>(kValues, world_rank(), 2));
+}
+
+TEST_F(Corruption, ATruncatedFileFallsBackToThePreviousVersion) {
+  std::optional<std::uint64_t> restored;
+  const auto target = file(3, 3);
+  const std::string log = damage_then_restore(
+      [&] { std::filesystem::resize_file(target, std::filesystem::file_size(target) - 1000); }, &restored);
+  EXPECT_EQ(restored, std::optional<std::uint64_t>(2));
+  EXPECT_EQ(field_, samples<double>(kValues, world_rank(), 2));
+  if (world_rank() == 0) EXPECT_NE(log.find("truncated"), std::string::npos) << log;
+}
+
+TEST_F(Corruption, ADeletedRankFileFallsBackToThePreviousVersion) {
+  std::optional<std::uint64_t> restored;
+  const std::string log = damage_then_restore([&] { std::filesystem::remove(file(3, 0)); }, &restored);
+  EXPECT_EQ(restored, std::optional<std::uint64_t>(2));
+  EXPECT_EQ(field_, samples<double>(kValues, world_rank(), 2));
+  if (world_rank() == 0) EXPECT_NE(log.find("missing"), std::string::npos) << log;
+}
+
+TEST_F(Corruption, ATamperedManifestIsNotTrusted) {
+  std::optional<std::uint64_t> restored;
+  const auto manifest = scratch_.path() / "test" / fmt_version(3) / "manifest.json";
+  damage_then_restore(
+      [&] {
+        std::string text;
+        {
+          std::ifstream in(manifest);
+          text.assign(std::istreambuf_iterator<char>(in), {});
+        }
+        // A plausible edit (one more digit in a size) that still parses as JSON.
+        text.replace(text.find("\"file_bytes\": "), 14, "\"file_bytes\": 1");
+        std::ofstream(manifest) << text;
+      },
+      &restored);
+  EXPECT_EQ(restored, std::optional<std::uint64_t>(2));
+  EXPECT_EQ(session_->versions(), (std::vector<std::uint64_t>{1, 2}));
+}
+
+TEST_F(Corruption, ExactVersionRequestDoesNotFallBack) {
+  if (world_rank() == 0) flip_byte(file(3, 2), std::filesystem::file_size(file(3, 2)) / 2);
+  MPI_Barrier(MPI_COMM_WORLD);
+  int threw = 0;
+  try {
+    session_->restore(3);
+  } catch (const CorruptCheckpoint&) {
+    threw = 1;
+  }
+  int total = 0;
+  MPI_Allreduce(&threw, &total, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+  EXPECT_EQ(total, world_size());
+  EXPECT_EQ(field_, std::vector<double>(kValues, 0.0)) << "memory must stay untouched";
+}
+
+TEST_F(Corruption, WhenNoVersionVerifiesRestoreThrowsCorruptCheckpointEverywhere) {
+  if (world_rank() == 0) {
+    for (std::uint64_t v = 1; v <= 3; ++v) std::filesystem::remove(file(v, static_cast<int>(v)));
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  int threw = 0;
+  if (world_rank() == 0) ::testing::internal::CaptureStderr();
+  try {
+    session_->restore();
+  } catch (const CorruptCheckpoint&) {
+    threw = 1;
+  }
+  if (world_rank() == 0) ::testing::internal::GetCapturedStderr();
+  int total = 0;
+  MPI_Allreduce(&threw, &total, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+  EXPECT_EQ(total, world_size());
+  EXPECT_EQ(field_, std::vector<double>(kValues, 0.0));
+}
+
+}  // namespace
+}  // namespace lazarus::testing

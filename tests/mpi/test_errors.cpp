@@ -1,0 +1,169 @@
+// Errors in collective calls: every rank throws the same class, nobody deadlocks, memory is untouched.
+#include <gtest/gtest.h>
+
+#include <sys/resource.h>
+
+#include <csignal>
+#include <fstream>
+
+#include "mpi_test_support.hpp"
+
+namespace lazarus::testing {
+namespace {
+
+// Writes version 1 of job "test": 100 doubles named "field" and an int "step" on every rank.
+void write_reference_checkpoint(const std::filesystem::path& dir) {
+  Session session(MPI_COMM_WORLD, options_in(dir));
+  std::vector<double> field = samples<double>(100, world_rank(), 1);
+  int step = 7;
+  session.protect("field", field);
+  session.protect("step", step);
+  session.checkpoint();
+}
+
+// Counts the ranks on which `call` threw exactly E.
+template <class E, class F>
+int ranks_throwing(F&& call) {
+  int threw = 0;
+  try {
+    call();
+  } catch (const E&) {
+    threw = 1;
+  }
+  int total = 0;
+  MPI_Allreduce(&threw, &total, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+  return total;
+}
+
+TEST(Mismatch, AnotherSizeThrowsOnEveryRankAndLeavesMemoryAlone) {
+  SharedScratchDir scratch;
+  write_reference_checkpoint(scratch.path());
+  Session session(MPI_COMM_WORLD, options_in(scratch.path()));
+  std::vector<double> field(99, -1.0);
+  int step = -1;
+  session.protect("field", field);
+  session.protect("step", step);
+  EXPECT_EQ(ranks_throwing<MismatchError>([&] { session.restore(); }), world_size());
+  EXPECT_EQ(field, std::vector<double>(99, -1.0));
+  EXPECT_EQ(step, -1);
+}
+
+TEST(Mismatch, AnotherTypeThrowsOnEveryRank) {
+  SharedScratchDir scratch;
+  write_reference_checkpoint(scratch.path());
+  Session session(MPI_COMM_WORLD, options_in(scratch.path()));
+  std::vector<float> field(100, -1.0f);
+  session.protect("field", field);
+  EXPECT_EQ(ranks_throwing<MismatchError>([&] { session.restore(); }), world_size());
+  EXPECT_EQ(field, std::vector<float>(100, -1.0f));
+}
+
+TEST(Mismatch, ARegionMissingOnOneRankOnlyThrowsOnEveryRank) {
+  SharedScratchDir scratch;
+  write_reference_checkpoint(scratch.path());
+  Session session(MPI_COMM_WORLD, options_in(scratch.path()));
+  std::vector<double> field(100, -1.0);
+  double extra = -1;
+  session.protect("field", field);
+  if (world_rank() == 1) session.protect("not_stored", extra);
+  std::string message;
+  int threw = 0;
+  try {
+    session.restore();
+  } catch (const MismatchError& error) {
+    threw = 1;
+    message = error.what();
+  }
+  int total = 0;
+  MPI_Allreduce(&threw, &total, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+  EXPECT_EQ(total, world_size());
+  // Every rank reports the failing rank's own words.
+  EXPECT_NE(message.find("rank 1"), std::string::npos) << message;
+  EXPECT_NE(message.find("not_stored"), std::string::npos) << message;
+  EXPECT_EQ(field, std::vector<double>(100, -1.0)) << "no rank may change memory when one rank fails";
+}
+
+TEST(Mismatch, AnotherRankCountThrowsOnEveryRank) {
+  SharedScratchDir scratch;
+  MPI_Comm half = MPI_COMM_NULL;
+  MPI_Comm_split(MPI_COMM_WORLD, world_rank() < 2 ? 0 : 1, world_rank(), &half);
+  if (world_rank() < 2) {
+    Session session(half, options_in(scratch.path()));
+    double value = 1;
+    session.protect("value", value);
+    session.checkpoint();
+  }
+  MPI_Comm_free(&half);
+  Session session(MPI_COMM_WORLD, options_in(scratch.path()));
+  double value = -1;
+  session.protect("value", value);
+  EXPECT_EQ(ranks_throwing<MismatchError>([&] { session.restore(); }), world_size());
+  EXPECT_EQ(value, -1);
+}
+
+TEST(Errors, ACheckpointThatOneRankCannotWriteFailsEverywhereAndKeepsThePreviousVersion) {
+  SharedScratchDir scratch;
+  Session session(MPI_COMM_WORLD, options_in(scratch.path()));
+  std::vector<double> field = samples<double>(1000, world_rank(), 1);
+  session.protect("field", field);
+  EXPECT_EQ(session.checkpoint(), 1u);
+  // Rank 2 may write files of 4 KiB at most (a real write error, EFBIG, as a full disk would give).
+  rlimit saved{};
+  if (world_rank() == 2) {
+    std::signal(SIGXFSZ, SIG_IGN);
+    getrlimit(RLIMIT_FSIZE, &saved);
+    rlimit small = saved;
+    small.rlim_cur = 4096;
+    setrlimit(RLIMIT_FSIZE, &small);
+  }
+  overwrite(field, samples<double>(1000, world_rank(), 2));
+  std::string message;
+  int threw = 0;
+  try {
+    session.checkpoint();
+  } catch (const IoError& error) {
+    threw = 1;
+    message = error.what();
+  }
+  if (world_rank() == 2) setrlimit(RLIMIT_FSIZE, &saved);
+  int total = 0;
+  MPI_Allreduce(&threw, &total, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+  EXPECT_EQ(total, world_size());
+  EXPECT_NE(message.find("rank 2"), std::string::npos) << message;
+  EXPECT_NE(message.find("rank-00002.h5"), std::string::npos) << message;
+  EXPECT_EQ(session.versions(), (std::vector<std::uint64_t>{1}));
+  // The job goes on: the next checkpoint skips the abandoned folder and succeeds.
+  EXPECT_EQ(session.checkpoint(), 3u);
+  EXPECT_EQ(session.versions(), (std::vector<std::uint64_t>{1, 3}));
+  MPI_Barrier(MPI_COMM_WORLD);
+  EXPECT_FALSE(std::filesystem::exists(scratch.path() / "test" / "v0000000002")) << "abandoned version not cleaned";
+  field.assign(field.size(), 0);
+  EXPECT_EQ(session.restore(), std::optional<std::uint64_t>(3));
+  EXPECT_EQ(field, samples<double>(1000, world_rank(), 2));
+}
+
+TEST(Errors, ABadOptionOnOneRankFailsTheConstructorEverywhere) {
+  SharedScratchDir scratch;
+  Options options = options_in(scratch.path());
+  if (world_rank() == 3) options.keep = 0;
+  EXPECT_EQ(ranks_throwing<ConfigError>([&] { Session session(MPI_COMM_WORLD, options); }), world_size());
+}
+
+TEST(Errors, BadRegionNamesAndDuplicatesAreRejected) {
+  SharedScratchDir scratch;
+  Session session(MPI_COMM_WORLD, options_in(scratch.path()));
+  double value = 0;
+  EXPECT_THROW(session.protect("", value), MismatchError);
+  EXPECT_THROW(session.protect("../escape", value), MismatchError);
+  EXPECT_THROW(session.protect("a/b", value), MismatchError);
+  session.protect("value", value);
+  EXPECT_THROW(session.protect("value", value), MismatchError);
+  EXPECT_THROW(session.unprotect("unknown"), MismatchError);
+  std::vector<double> grid(12);
+  EXPECT_THROW(session.protect("grid", grid, {5, 3}), MismatchError);
+  session.unprotect("value");
+  EXPECT_NO_THROW(session.protect("value", value));
+}
+
+}  // namespace
+}  // namespace lazarus::testing
