@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Quick start, second command: installs what is missing, builds Lazarus twice (with Open MPI's
+# parallel HDF5, then with serial HDF5, the default) and runs the whole test suite on each build.
+# The output ends with ctest's summary of the serial build.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+scripts/install-deps.sh
+jobs=$(nproc)
+
+build() {
+  local dir=$1
+  shift
+  echo "=== configure and build $dir $*"
+  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@"
+  cmake --build "$dir" -j"$jobs"
+}
+
+build build-parallel-hdf5 -DHDF5_PREFER_PARALLEL=ON -DLAZARUS_BUILD_BENCH=OFF
+echo "=== tests with parallel HDF5"
+ctest --test-dir build-parallel-hdf5 --output-on-failure
+
+build build
+echo "=== tests with serial HDF5"
+ctest --test-dir build --output-on-failure

@@ -1,0 +1,119 @@
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <string>
+
+#include "lazarus/errors.hpp"
+#include "lazarus/options.hpp"
+
+namespace lazarus {
+namespace {
+
+// Sets LAZARUS_* variables for one test and clears every one of them afterwards.
+class OptionsFromEnv : public ::testing::Test {
+ protected:
+  void SetUp() override { clear(); }
+  void TearDown() override { clear(); }
+  static void clear() {
+    for (const char* name : {"LAZARUS_DIR", "LAZARUS_JOB", "LAZARUS_KEEP", "LAZARUS_COMPRESS", "LAZARUS_INTERVAL",
+                             "LAZARUS_CHUNK_BYTES", "LAZARUS_VERBOSE"}) {
+      ::unsetenv(name);
+    }
+  }
+  static void set(const char* name, const char* value) { ::setenv(name, value, 1); }
+
+  // The ConfigError message from_env() throws, or "" when it does not throw.
+  static std::string error_of_from_env() {
+    try {
+      Options::from_env();
+    } catch (const ConfigError& error) {
+      return error.what();
+    }
+    return "";
+  }
+};
+
+TEST_F(OptionsFromEnv, DefaultsWhenNothingIsSet) {
+  const Options options = Options::from_env();
+  EXPECT_EQ(options.dir, "./lazarus-ckpt");
+  EXPECT_EQ(options.job, "default");
+  EXPECT_EQ(options.keep, 2);
+  EXPECT_EQ(options.compression_level, 1);
+  EXPECT_EQ(options.interval_seconds, 0.0);
+  EXPECT_EQ(options.chunk_bytes, std::size_t{4} << 20);
+  EXPECT_FALSE(options.verbose);
+}
+
+TEST_F(OptionsFromEnv, EveryVariableOverridesItsField) {
+  set("LAZARUS_DIR", "/scratch/ckpt");
+  set("LAZARUS_JOB", "run-7.b");
+  set("LAZARUS_KEEP", "5");
+  set("LAZARUS_COMPRESS", "0");
+  set("LAZARUS_INTERVAL", "2.5");
+  set("LAZARUS_CHUNK_BYTES", "512K");
+  set("LAZARUS_VERBOSE", "yes");
+  const Options options = Options::from_env();
+  EXPECT_EQ(options.dir, "/scratch/ckpt");
+  EXPECT_EQ(options.job, "run-7.b");
+  EXPECT_EQ(options.keep, 5);
+  EXPECT_EQ(options.compression_level, 0);
+  EXPECT_EQ(options.interval_seconds, 2.5);
+  EXPECT_EQ(options.chunk_bytes, std::size_t{512} << 10);
+  EXPECT_TRUE(options.verbose);
+}
+
+TEST_F(OptionsFromEnv, ChunkBytesAcceptsBinarySuffixes) {
+  set("LAZARUS_CHUNK_BYTES", "8M");
+  EXPECT_EQ(Options::from_env().chunk_bytes, std::size_t{8} << 20);
+  set("LAZARUS_CHUNK_BYTES", "1GiB");
+  EXPECT_EQ(Options::from_env().chunk_bytes, std::size_t{1} << 30);
+  set("LAZARUS_CHUNK_BYTES", "65536");
+  EXPECT_EQ(Options::from_env().chunk_bytes, 65536u);
+}
+
+struct BadValue {
+  const char* variable;
+  const char* value;
+};
+
+class OptionsBadValue : public OptionsFromEnv, public ::testing::WithParamInterface<BadValue> {};
+
+TEST_P(OptionsBadValue, ThrowsConfigErrorNamingTheVariableAndValue) {
+  set(GetParam().variable, GetParam().value);
+  const std::string message = error_of_from_env();
+  ASSERT_FALSE(message.empty()) << GetParam().variable << "=" << GetParam().value << " was accepted";
+  EXPECT_NE(message.find(GetParam().variable), std::string::npos) << message;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    EveryVariable, OptionsBadValue,
+    ::testing::Values(BadValue{"LAZARUS_DIR", ""}, BadValue{"LAZARUS_JOB", ""}, BadValue{"LAZARUS_JOB", "../up"},
+                      BadValue{"LAZARUS_JOB", "a/b"}, BadValue{"LAZARUS_JOB", ".hidden"},
+                      BadValue{"LAZARUS_KEEP", "0"}, BadValue{"LAZARUS_KEEP", "-1"}, BadValue{"LAZARUS_KEEP", "two"},
+                      BadValue{"LAZARUS_KEEP", "3x"}, BadValue{"LAZARUS_KEEP", "99999999999"},
+                      BadValue{"LAZARUS_COMPRESS", "23"}, BadValue{"LAZARUS_COMPRESS", "-1"},
+                      BadValue{"LAZARUS_COMPRESS", "fast"}, BadValue{"LAZARUS_INTERVAL", "-1"},
+                      BadValue{"LAZARUS_INTERVAL", "soon"}, BadValue{"LAZARUS_INTERVAL", "inf"},
+                      BadValue{"LAZARUS_CHUNK_BYTES", "12"}, BadValue{"LAZARUS_CHUNK_BYTES", "4T"},
+                      BadValue{"LAZARUS_CHUNK_BYTES", "2G"}, BadValue{"LAZARUS_CHUNK_BYTES", "M"},
+                      BadValue{"LAZARUS_VERBOSE", "maybe"}));
+
+TEST(OptionsValidate, AcceptsTheDefaults) { EXPECT_NO_THROW(Options{}.validate()); }
+
+TEST(OptionsValidate, RejectsOutOfRangeFields) {
+  Options options;
+  options.keep = 0;
+  EXPECT_THROW(options.validate(), ConfigError);
+  options = {};
+  options.compression_level = 30;
+  EXPECT_THROW(options.validate(), ConfigError);
+  options = {};
+  options.dir.clear();
+  EXPECT_THROW(options.validate(), ConfigError);
+  options = {};
+  options.chunk_bytes = 100;
+  EXPECT_THROW(options.validate(), ConfigError);
+}
+
+}  // namespace
+}  // namespace lazarus
