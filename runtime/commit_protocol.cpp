@@ -48,9 +48,9 @@ RankRecord write_rank_piece(const backends::Communicator& comm, const Options& o
   return record;
 }
 
-double unix_seconds_now() {
+std::int64_t unix_milliseconds_now() {
   using namespace std::chrono;
-  return duration<double>(system_clock::now().time_since_epoch()).count();
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
 }  // namespace
@@ -70,7 +70,7 @@ CommitStatistics commit_version(const backends::Communicator& comm, const Option
     manifest.job = options.job;
     manifest.version = version;
     manifest.nranks = comm.size();
-    manifest.created_unix_seconds = unix_seconds_now();
+    manifest.created_unix_ms = unix_milliseconds_now();
     manifest.compression_level = options.compression_level;
     manifest.chunk_bytes = options.chunk_bytes;
     for (const auto& text : records) manifest.ranks.push_back(parse_rank_record(text));

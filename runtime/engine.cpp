@@ -22,10 +22,12 @@ double seconds_since(Clock::time_point start) { return std::chrono::duration<dou
 
 }  // namespace
 
-Engine::Engine(MPI_Comm comm, Options options)
-    : comm_(comm), options_(std::move(options)), job_dir_(options_.dir / options_.job), last_checkpoint_(Clock::now()) {
+Engine::Engine(MPI_Comm comm, const std::function<Options()>& make_options)
+    : comm_(comm), last_checkpoint_(Clock::now()) {
   run_collectively(comm_, [&] {
+    options_ = make_options();
     options_.validate();
+    job_dir_ = options_.dir / options_.job;
     if (comm_.rank() != 0) return;
     std::error_code error;
     std::filesystem::create_directories(job_dir_, error);
@@ -109,11 +111,21 @@ std::optional<std::uint64_t> Engine::restore_newest() {
       return *version;
     }
     if (outcome.kind != ErrorKind::corrupt && outcome.kind != ErrorKind::no_checkpoint) throw_if_failed(outcome);
-    // Reported once, by rank 0, with the failing rank's own message naming the file.
+    // Reported once, by rank 0, with the failing rank's own message naming the file. A corrupt version
+    // is set aside so that it no longer counts towards `keep` (else retention could delete the good
+    // version we fall back to).
     if (comm_.rank() == 0) {
       std::fprintf(stderr, "lazarus: checkpoint version %llu of job '%s' is unusable: %s; %s\n",
                    static_cast<unsigned long long>(*version), options_.job.c_str(), outcome.message.c_str(),
                    std::next(version) == candidates.rend() ? "no older version left" : "falling back to an older version");
+      if (outcome.kind == ErrorKind::corrupt) {
+        if (auto problem = set_aside_version(job_dir_, *version)) {
+          std::fprintf(stderr, "lazarus: warning: %s\n", problem->c_str());
+        } else {
+          std::fprintf(stderr, "lazarus: version %llu set aside: its manifest is now %s\n",
+                       static_cast<unsigned long long>(*version), kSetAsideManifestFileName);
+        }
+      }
     }
     last_problem = outcome.message;
   }

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -15,7 +16,9 @@ namespace lazarus::detail {
 
 class Engine {
  public:
-  Engine(MPI_Comm comm, Options options);
+  // Collective. `make_options` runs on every rank inside the agreement, so that a ConfigError on one
+  // rank (a bad environment variable) fails every rank alike.
+  Engine(MPI_Comm comm, const std::function<Options()>& make_options);
 
   RegionRegistry& regions() noexcept { return regions_; }
   const Options& options() const noexcept { return options_; }

@@ -1,6 +1,8 @@
 #include "runtime/fault_injection.hpp"
 
+#include <algorithm>
 #include <csignal>
+#include <iterator>
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
@@ -37,6 +39,12 @@ std::optional<FaultSpec> parse(const char* text) {
       std::fprintf(stderr, "lazarus: ignoring unknown LAZARUS_FAULT item '%.*s'\n", static_cast<int>(item.size()),
                    item.data());
     }
+  }
+  static constexpr std::string_view kPoints[] = {"before_write",  "during_write", "after_write",
+                                                 "during_commit", "after_commit", "during_restore"};
+  if (std::find(std::begin(kPoints), std::end(kPoints), spec.point) == std::end(kPoints)) {
+    std::fprintf(stderr, "lazarus: LAZARUS_FAULT names no known point: '%s' (ignored)\n", spec.point.c_str());
+    return std::nullopt;
   }
   return spec;
 }

@@ -1,7 +1,7 @@
 #pragma once
 // Test hook: LAZARUS_FAULT="<point>[,rank=R][,version=V]" makes the matching rank kill itself with
-// SIGKILL when it reaches <point> (of version V, when given). Used by the crash-consistency tests and
-// the launcher's fault injection; inert when the variable is unset. Points:
+// SIGKILL when it reaches <point> (of version V, when given). Used by the crash-consistency tests;
+// inert when the variable is unset; an unknown point is reported on stderr once. Points:
 //   before_write   after the version's folder exists, before this rank writes anything
 //   during_write   after the first region's dataset is written, before the file is closed
 //   after_write    after this rank's file is durable, before the ranks agree

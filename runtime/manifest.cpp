@@ -69,14 +69,14 @@ json manifest_body(const Manifest& manifest) {
   for (const auto& record : manifest.ranks) ranks.push_back(rank_to_json(record));
   return {{"format", kFormatName},
           {"format_version", manifest.format_version},
-          {"lazarus_version", LAZARUS_VERSION_STRING},
+          {"library_version", LAZARUS_VERSION_STRING},
           {"job", manifest.job},
           {"version", manifest.version},
           {"nranks", manifest.nranks},
-          {"created_unix_seconds", manifest.created_unix_seconds},
+          {"created_unix_ms", manifest.created_unix_ms},
           {"storage",
            {{"compression", manifest.compression_level > 0 ? "zstd" : "none"},
-            {"filter_id", 32015},
+            {"filter_id", manifest.compression_level > 0 ? 32015 : 0},
             {"shuffle", manifest.compression_level > 0},
             {"level", manifest.compression_level},
             {"chunk_bytes", manifest.chunk_bytes}}},
@@ -95,6 +95,9 @@ RankRecord parse_rank_record(std::string_view text) {
   }
 }
 
+// The checksum covers the compact dump of the manifest without its checksum field: keys sorted, no
+// spaces, integers and ASCII strings only, so any JSON library can recompute it (Python:
+// json.dumps(body, sort_keys=True, separators=(",", ":"))).
 std::string serialize_manifest(const Manifest& manifest) {
   json body = manifest_body(manifest);
   const std::string compact = body.dump();
@@ -123,7 +126,7 @@ Manifest parse_manifest(std::string_view text, const std::string& source) {
     manifest.job = body.at("job").get<std::string>();
     manifest.version = body.at("version").get<std::uint64_t>();
     manifest.nranks = body.at("nranks").get<int>();
-    manifest.created_unix_seconds = body.at("created_unix_seconds").get<double>();
+    manifest.created_unix_ms = body.at("created_unix_ms").get<std::int64_t>();
     manifest.compression_level = body.at("storage").at("level").get<int>();
     manifest.chunk_bytes = body.at("storage").at("chunk_bytes").get<std::size_t>();
     for (const auto& record : body.at("ranks")) manifest.ranks.push_back(rank_from_json(record));

@@ -39,7 +39,7 @@ struct Manifest {
   std::string job;
   std::uint64_t version = 0;
   int nranks = 0;
-  double created_unix_seconds = 0;
+  std::int64_t created_unix_ms = 0;  // milliseconds since 1970 (integers keep the checksum portable)
   int compression_level = 0;
   std::size_t chunk_bytes = 0;
   std::vector<RankRecord> ranks;  // ranks[i].rank == i

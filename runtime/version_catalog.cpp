@@ -25,6 +25,8 @@ std::optional<std::uint64_t> parse_version_directory_name(std::string_view name)
   const char* end = name.data() + name.size();
   auto [stop, error] = std::from_chars(begin, end, version);
   if (error != std::errc{} || stop != end || version == 0) return std::nullopt;
+  // Only the names Lazarus writes itself: "v5" or "v00000000005" are somebody else's folders.
+  if (version_directory("", version).string() != name) return std::nullopt;
   return version;
 }
 
@@ -50,6 +52,19 @@ VersionScan scan_versions(const std::filesystem::path& job_dir) {
   std::sort(scan.complete.begin(), scan.complete.end());
   std::sort(scan.incomplete.begin(), scan.incomplete.end());
   return scan;
+}
+
+std::optional<std::string> set_aside_version(const std::filesystem::path& job_dir, std::uint64_t version) noexcept {
+  try {
+    const auto folder = version_directory(job_dir, version);
+    std::error_code error;
+    std::filesystem::rename(folder / kManifestFileName, folder / kSetAsideManifestFileName, error);
+    if (error) return fmt::format("cannot set version {} aside: {}", version, error.message());
+    backends::fsync_directory(folder);
+    return std::nullopt;
+  } catch (const std::exception& error) {
+    return std::string(error.what());
+  }
 }
 
 RetentionReport apply_retention(const std::filesystem::path& job_dir, int keep, std::uint64_t newest) noexcept {
@@ -80,7 +95,10 @@ RetentionReport apply_retention(const std::filesystem::path& job_dir, int keep, 
       if (remove_folder(complete[i])) report.removed_complete.push_back(complete[i]);
     }
     for (std::uint64_t version : scan.incomplete) {
-      if (version < newest && remove_folder(version)) report.removed_incomplete.push_back(version);
+      std::error_code error;
+      const bool set_aside =
+          std::filesystem::exists(version_directory(job_dir, version) / kSetAsideManifestFileName, error);
+      if (version < newest && !set_aside && remove_folder(version)) report.removed_incomplete.push_back(version);
     }
     backends::fsync_directory(job_dir);
   } catch (const std::exception& error) {

@@ -24,6 +24,14 @@ struct VersionScan {
 // Lists the versions under `job_dir` (empty when it does not exist). Throws IoError when it cannot be read.
 VersionScan scan_versions(const std::filesystem::path& job_dir);
 
+inline constexpr const char* kSetAsideManifestFileName = "manifest.corrupt";
+
+// Takes a complete version that failed verification out of the catalogue without deleting anything:
+// its manifest is renamed manifest.corrupt, so that it no longer counts as complete (nor towards
+// `keep`) and retention leaves its folder alone for a person to inspect. Renaming the file back
+// re-admits it. Returns what went wrong, if anything; never throws.
+std::optional<std::string> set_aside_version(const std::filesystem::path& job_dir, std::uint64_t version) noexcept;
+
 struct RetentionReport {
   std::vector<std::uint64_t> removed_complete;
   std::vector<std::uint64_t> removed_incomplete;
@@ -31,7 +39,8 @@ struct RetentionReport {
 };
 
 // Called once `newest` is complete: removes the oldest complete versions beyond `keep` and every
-// incomplete version older than `newest` (abandoned by a crash or a failed checkpoint). A complete
+// incomplete version older than `newest` (abandoned by a crash or a failed checkpoint), except the
+// versions set aside as corrupt. A complete
 // version is first made incomplete (its manifest removed, the folder fsync'd), so that a crash while
 // deleting never leaves a complete-looking version with missing files. Never throws.
 RetentionReport apply_retention(const std::filesystem::path& job_dir, int keep, std::uint64_t newest) noexcept;

@@ -7,8 +7,10 @@
 
 namespace lazarus {
 
+Session::Session(MPI_Comm comm) : engine_(std::make_unique<detail::Engine>(comm, [] { return Options::from_env(); })) {}
+
 Session::Session(MPI_Comm comm, Options options)
-    : engine_(std::make_unique<detail::Engine>(comm, std::move(options))) {}
+    : engine_(std::make_unique<detail::Engine>(comm, [&options] { return std::move(options); })) {}
 
 Session::~Session() {
   try {

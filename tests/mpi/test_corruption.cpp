@@ -27,6 +27,7 @@ class Corruption : public ::testing::Test {
   std::filesystem::path file(std::uint64_t version, int rank) const {
     return scratch_.path() / "test" / fmt_version(version) / ("rank-0000" + std::to_string(rank) + ".h5");
   }
+  static std::string rank_file_name_for_test(int rank) { return "rank-0000" + std::to_string(rank) + ".h5"; }
   static std::string fmt_version(std::uint64_t v) {
     std::string digits = std::to_string(v);
     return "v" + std::string(10 - digits.size(), '0') + digits;
@@ -74,6 +75,27 @@ TEST_F(Corruption, AFlippedByteFallsBackToThePreviousVersion) {
     // Reported once, not once per rank.
     EXPECT_EQ(count_lines_with(log, "is unusable"), 1u) << log;
   }
+}
+
+TEST_F(Corruption, ACorruptVersionIsSetAsideAndDoesNotCountTowardsKeep) {
+  std::optional<std::uint64_t> restored;
+  const auto target = file(3, 2);
+  damage_then_restore([&] { flip_byte(target, std::filesystem::file_size(target) / 2); }, &restored);
+  ASSERT_EQ(restored, std::optional<std::uint64_t>(2));
+  const auto folder = scratch_.path() / "test" / fmt_version(3);
+  MPI_Barrier(MPI_COMM_WORLD);
+  EXPECT_TRUE(std::filesystem::exists(folder / "manifest.corrupt"));
+  EXPECT_FALSE(std::filesystem::exists(folder / "manifest.json"));
+  // A session keeping 2 versions checkpoints twice: the good version 2 must never be the one dropped
+  // in favour of the corrupt 3, and 3 stays on disk for inspection.
+  Options keep_two = options_in(scratch_.path());
+  keep_two.keep = 2;
+  Session session(MPI_COMM_WORLD, keep_two);
+  session.protect("field", field_);
+  EXPECT_EQ(session.checkpoint(), 4u);
+  EXPECT_EQ(session.versions(), (std::vector<std::uint64_t>{2, 4}));
+  MPI_Barrier(MPI_COMM_WORLD);
+  EXPECT_TRUE(std::filesystem::exists(folder / rank_file_name_for_test(2)));
 }
 
 TEST_F(Corruption, AFlippedByteInTheFileHeaderIsDetectedToo) {

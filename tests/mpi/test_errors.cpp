@@ -149,6 +149,26 @@ TEST(Errors, ABadOptionOnOneRankFailsTheConstructorEverywhere) {
   EXPECT_EQ(ranks_throwing<ConfigError>([&] { Session session(MPI_COMM_WORLD, options); }), world_size());
 }
 
+TEST(Errors, ABadEnvironmentVariableOnOneRankFailsTheConstructorEverywhere) {
+  SharedScratchDir scratch;
+  ::setenv("LAZARUS_DIR", scratch.path().c_str(), 1);
+  if (world_rank() == 1) ::setenv("LAZARUS_COMPRESS", "fast", 1);
+  std::string message;
+  int threw = 0;
+  try {
+    Session session(MPI_COMM_WORLD);
+  } catch (const ConfigError& error) {
+    threw = 1;
+    message = error.what();
+  }
+  ::unsetenv("LAZARUS_COMPRESS");
+  ::unsetenv("LAZARUS_DIR");
+  int total = 0;
+  MPI_Allreduce(&threw, &total, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+  EXPECT_EQ(total, world_size());
+  EXPECT_NE(message.find("LAZARUS_COMPRESS='fast'"), std::string::npos) << message;
+}
+
 TEST(Errors, BadRegionNamesAndDuplicatesAreRejected) {
   SharedScratchDir scratch;
   Session session(MPI_COMM_WORLD, options_in(scratch.path()));

@@ -15,7 +15,7 @@ Manifest sample_manifest() {
   manifest.job = "heat";
   manifest.version = 42;
   manifest.nranks = 2;
-  manifest.created_unix_seconds = 1790000000.25;
+  manifest.created_unix_ms = 1790000000250;
   manifest.compression_level = 3;
   manifest.chunk_bytes = 1 << 20;
   manifest.ranks = {

@@ -27,6 +27,8 @@ TEST(VersionCatalog, NamesVersionFoldersAndRankFiles) {
   EXPECT_EQ(parse_version_directory_name("v12x"), std::nullopt);
   EXPECT_EQ(parse_version_directory_name("events.jsonl"), std::nullopt);
   EXPECT_EQ(parse_version_directory_name("v"), std::nullopt);
+  EXPECT_EQ(parse_version_directory_name("v5"), std::nullopt);
+  EXPECT_EQ(parse_version_directory_name("v00000000005"), std::nullopt);
 }
 
 TEST(VersionCatalog, ScanSeparatesCompleteFromIncompleteVersions) {

@@ -27,9 +27,11 @@ class Engine;
 // one fails on any rank, it throws on every rank with the same exception class.
 class Session {
  public:
-  // Collective. Duplicates `comm`, validates `options` (ConfigError) and creates the job folder
-  // (IoError).
-  explicit Session(MPI_Comm comm, Options options = Options::from_env());
+  // Collective. Duplicates `comm`, reads Options::from_env() and validates it (ConfigError on every
+  // rank when any rank's environment is bad), and creates the job folder (IoError).
+  explicit Session(MPI_Comm comm);
+  // Collective. The same with explicit options.
+  Session(MPI_Comm comm, Options options);
   // Finishes in-flight work. Never throws.
   ~Session();
   Session(Session&&) noexcept;
@@ -68,9 +70,11 @@ class Session {
   std::uint64_t checkpoint();
 
   // Collective. Restores the newest complete version whose data verify; a corrupt version is reported
-  // and skipped. Returns nullopt when no checkpoint exists at all; throws CorruptCheckpoint when
-  // versions exist but none verifies, MismatchError when the stored regions do not match the
-  // protected ones. Protected memory is changed only once every rank's data verified.
+  // once on stderr, set aside (its manifest renamed manifest.corrupt, its files kept) and skipped.
+  // Returns nullopt when no checkpoint exists at all; throws CorruptCheckpoint when versions exist but
+  // none verifies, MismatchError when a protected region is not stored or is stored with another
+  // type or shape, or the version was written by another number of ranks (stored regions that are
+  // not protected are ignored). Protected memory is changed only once every rank's data verified.
   std::optional<std::uint64_t> restore();
   // Collective. Restores exactly `version`: NoCheckpoint when it is not complete, CorruptCheckpoint
   // when it does not verify, MismatchError as above.
