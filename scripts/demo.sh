@@ -26,20 +26,8 @@ fail() {
 }
 
 sid=""  # session of the job to be killed, while it runs
-# SIGKILL a whole job: mpirun's process group, then the ranks (Open MPI gives each its own process
-# group, all in mpirun's session). Returns once none is left.
-kill_session() {
-  local session=$1 pids tries
-  kill -KILL -- "-$session" 2>/dev/null || true
-  for ((tries = 0; tries < 100; tries++)); do
-    pids=$(pgrep -s "$session" || true)
-    [[ -z $pids ]] && return 0
-    # shellcheck disable=SC2086  # one pid per word
-    kill -KILL $pids 2>/dev/null || true
-    sleep 0.1
-  done
-  return 1
-}
+# shellcheck source=scripts/lib/job_control.sh
+source scripts/lib/job_control.sh
 cleanup() { if [[ -n $sid ]]; then kill_session "$sid" || true; fi; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

@@ -23,21 +23,8 @@ fail() {
   exit 1
 }
 
-# SIGKILL every process of session $1: mpirun's process group first, then the ranks, which Open MPI
-# puts in process groups of their own (same session). Waits until none is left.
-kill_session() {
-  local session=$1 pids tries
-  kill -KILL -- "-$session" 2>/dev/null || true
-  for ((tries = 0; tries < 100; tries++)); do
-    pids=$(pgrep -s "$session" || true)
-    [[ -z $pids ]] && return 0
-    # shellcheck disable=SC2086  # one pid per word
-    kill -KILL $pids 2>/dev/null || true
-    sleep 0.1
-  done
-  echo "heat2d_resume: processes of session $session survive SIGKILL: $pids" >&2
-  return 1
-}
+# shellcheck source=../../scripts/lib/job_control.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib/job_control.sh"
 
 cleanup() {
   local status=$?
