@@ -33,6 +33,7 @@ Engine::Engine(MPI_Comm comm, const std::function<Options()>& make_options)
     std::filesystem::create_directories(job_dir_, error);
     if (error) throw IoError(fmt::format("cannot create checkpoint folder {}: {}", job_dir_.string(), error.message()));
   });
+  launcher_ = LauncherLink::acquire();
 }
 
 void Engine::log(const std::string& line) const {
@@ -55,6 +56,7 @@ std::uint64_t Engine::checkpoint() {
   const std::uint64_t version = listed_versions(false).at(0) + 1;
   const CommitStatistics statistics = commit_version(comm_, options_, job_dir_, version, regions_);
   last_checkpoint_ = Clock::now();
+  if (launcher_) launcher_->report_checkpoint(version);
   log(fmt::format("checkpoint version {} committed: {:.1f} MiB on rank 0 ({:.1f} MiB on disk) in {:.3f} s", version,
                   static_cast<double>(statistics.bytes) / (1 << 20),
                   static_cast<double>(statistics.file_bytes) / (1 << 20), seconds_since(start)));
@@ -102,11 +104,15 @@ Outcome Engine::try_restore(std::uint64_t version) {
 std::optional<std::uint64_t> Engine::restore_newest() {
   const auto start = Clock::now();
   const auto candidates = listed_versions(true);
-  if (candidates.empty()) return std::nullopt;
+  if (candidates.empty()) {
+    if (launcher_) launcher_->report_restore(0);
+    return std::nullopt;
+  }
   std::string last_problem;
   for (auto version = candidates.rbegin(); version != candidates.rend(); ++version) {
     const Outcome outcome = try_restore(*version);
     if (outcome.ok()) {
+      if (launcher_) launcher_->report_restore(*version);
       log(fmt::format("restored checkpoint version {} in {:.3f} s", *version, seconds_since(start)));
       return *version;
     }
@@ -142,11 +148,13 @@ std::uint64_t Engine::restore_exactly(std::uint64_t version) {
   Outcome outcome = try_restore(version);
   if (outcome.kind == ErrorKind::no_checkpoint) outcome.kind = ErrorKind::corrupt;
   throw_if_failed(outcome);
+  if (launcher_) launcher_->report_restore(version);
   log(fmt::format("restored checkpoint version {}", version));
   return version;
 }
 
 bool Engine::need_checkpoint() {
+  if (launcher_) launcher_->report_progress();
   std::uint64_t due = 0;
   if (comm_.rank() == 0) due = options_.interval_seconds > 0 && seconds_since(last_checkpoint_) >= options_.interval_seconds;
   return comm_.broadcast(due, 0) != 0;

@@ -10,6 +10,7 @@
 #include "backends/mpi/communicator.hpp"
 #include "lazarus/options.hpp"
 #include "runtime/collective.hpp"
+#include "runtime/launcher_link.hpp"
 #include "runtime/region_registry.hpp"
 
 namespace lazarus::detail {
@@ -43,6 +44,7 @@ class Engine {
   std::filesystem::path job_dir_;
   RegionRegistry regions_;
   std::chrono::steady_clock::time_point last_checkpoint_;
+  std::shared_ptr<LauncherLink> launcher_;  // null unless started by `lazarus run`
 };
 
 }  // namespace lazarus::detail

@@ -2,15 +2,13 @@
 
 #include <algorithm>
 #include <cstring>
-#include <system_error>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
-#include <xxhash.h>
 
 #include "backends/hdf5/rank_file.hpp"
-#include "backends/posix/file_checksum.hpp"
 #include "lazarus/errors.hpp"
+#include "runtime/verification.hpp"
 
 namespace lazarus::detail {
 namespace {
@@ -34,27 +32,6 @@ const RegionRecord& stored_record_for(const Region& region, const RankRecord& re
                                     to_string(found->type), describe_shape(found->shape)));
   }
   return *found;
-}
-
-void check_file_intact(const std::filesystem::path& file, std::uint64_t expected_bytes, std::uint64_t expected_xxh3) {
-  std::error_code error;
-  const auto size = std::filesystem::file_size(file, error);
-  if (error == std::errc::no_such_file_or_directory) throw CorruptCheckpoint(fmt::format("{} is missing", file.string()));
-  if (error) throw CorruptCheckpoint(fmt::format("cannot stat {}: {}", file.string(), error.message()));
-  if (size != expected_bytes) {
-    throw CorruptCheckpoint(fmt::format("{} is {} bytes but the manifest records {} (truncated or overwritten)",
-                                        file.string(), size, expected_bytes));
-  }
-  std::uint64_t checksum = 0;
-  try {
-    checksum = backends::xxh3_of_file(file);
-  } catch (const IoError& io) {
-    throw CorruptCheckpoint(io.what());
-  }
-  if (checksum != expected_xxh3) {
-    throw CorruptCheckpoint(fmt::format("{}: file checksum mismatch (manifest {:016x}, file {:016x})", file.string(),
-                                        expected_xxh3, checksum));
-  }
 }
 
 }  // namespace
@@ -82,26 +59,13 @@ StagedPiece stage_rank_piece(const std::filesystem::path& version_dir, const Man
   const auto file = version_dir / record.file;
   check_file_intact(file, record.file_bytes, record.file_xxh3);
   backends::RankFileReader reader(file);
-  const auto header = reader.header();
-  if (header.rank != rank || header.version != manifest.version || header.nranks != nranks || header.job != manifest.job) {
-    throw CorruptCheckpoint(fmt::format("{} belongs to job '{}' version {} rank {} of {}, not to this version",
-                                        file.string(), header.job, header.version, header.rank, header.nranks));
-  }
+  check_file_header(reader.header(), file, manifest, rank);
   StagedPiece piece;
   for (std::size_t i = 0; i < regions.all().size(); ++i) {
     const Region& region = regions.all()[i];
     const RegionRecord& expected = *stored[i];
-    const auto in_file = reader.describe(region.name);
-    if (in_file.type != expected.type || in_file.shape != expected.shape || in_file.checksum != expected.xxh3) {
-      throw CorruptCheckpoint(fmt::format("region '{}' in {} disagrees with the manifest", region.name, file.string()));
-    }
     auto buffer = std::make_unique_for_overwrite<std::byte[]>(region.bytes());
-    reader.read(region.name, buffer.get(), region.bytes());
-    const std::uint64_t checksum = XXH3_64bits(buffer.get(), region.bytes());
-    if (checksum != expected.xxh3) {
-      throw CorruptCheckpoint(fmt::format("region '{}' in {}: checksum mismatch (stored {:016x}, read {:016x})",
-                                          region.name, file.string(), expected.xxh3, checksum));
-    }
+    check_region(reader, file, expected, buffer.get(), region.bytes());
     piece.regions_.push_back({&region, std::move(buffer)});
   }
   return piece;

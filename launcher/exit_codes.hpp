@@ -1,0 +1,12 @@
+#pragma once
+// Exit statuses of the `lazarus` command (docs/launcher.md lists them).
+namespace lazarus::launcher {
+
+inline constexpr int kExitSuccess = 0;           // the job finished / the checkpoint is intact
+inline constexpr int kExitFailure = 1;           // internal error; for `verify`: the checkpoint is damaged
+inline constexpr int kExitUsage = 2;             // bad command line
+inline constexpr int kExitRestartsExhausted = 3; // the job failed more than --max-restarts times
+inline constexpr int kExitNoSpare = 4;           // a node was lost and no spare node was left
+inline constexpr int kExitNoProgress = 5;        // two attempts in a row failed before a new checkpoint
+
+}  // namespace lazarus::launcher

@@ -1,0 +1,57 @@
+#pragma once
+// The launcher's end of the heartbeat protocol (runtime/heartbeat_protocol.hpp): a TCP listener that
+// accepts the ranks' connections, checks the job's token on the first line, and turns what arrives
+// into events. Malformed or unauthenticated peers are reported and dropped; none of them can crash or
+// stall the launcher (non-blocking sockets, bounded lines, a cap on connections, a deadline for the
+// first line).
+#include <chrono>
+#include <cstddef>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "backends/posix/durable_io.hpp"
+#include "runtime/heartbeat_protocol.hpp"
+
+namespace lazarus::launcher {
+
+struct ServerEvent {
+  enum class Kind { message, closed, rejected } kind = Kind::message;
+  int connection = 0;            // identifies the peer across events
+  detail::Message message;       // for Kind::message
+  std::string reason;            // for Kind::rejected: why the peer was dropped
+  std::chrono::steady_clock::time_point at;
+};
+
+class HeartbeatServer {
+ public:
+  // Listens on `bind_host` (e.g. "127.0.0.1") on a port the system picks. Throws std::runtime_error.
+  HeartbeatServer(const std::string& bind_host, std::string token, std::size_t max_connections = 1024);
+  std::string address() const;  // "host:port", for LAZARUS_LAUNCHER
+
+  // Waits up to `timeout` for activity and returns the events it produced (possibly none).
+  std::vector<ServerEvent> poll(std::chrono::milliseconds timeout);
+  // Closes every peer connection (between attempts).
+  void drop_all();
+
+ private:
+  struct Peer {
+    backends::FileDescriptor socket;
+    std::string buffer;
+    bool authenticated = false;
+    std::chrono::steady_clock::time_point accepted;
+  };
+  void accept_new(std::vector<ServerEvent>& events, std::chrono::steady_clock::time_point now);
+  // Reads what is there; false when the peer must be dropped (closed or rejected, event added).
+  bool read_from(int id, Peer& peer, std::vector<ServerEvent>& events, std::chrono::steady_clock::time_point now);
+
+  backends::FileDescriptor listener_;
+  std::string host_;
+  int port_ = 0;
+  std::string token_;
+  std::size_t max_connections_;
+  int next_id_ = 1;
+  std::map<int, Peer> peers_;
+};
+
+}  // namespace lazarus::launcher

@@ -1,0 +1,147 @@
+#include "launcher/run_command.hpp"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "launcher/exit_codes.hpp"
+#include "launcher/fault_plan.hpp"
+#include "launcher/supervisor.hpp"
+
+namespace lazarus::launcher {
+namespace {
+
+std::string environment_or(const char* name, std::string fallback) {
+  const char* value = std::getenv(name);
+  return value != nullptr && *value != '\0' ? value : fallback;
+}
+
+// Whether `program` names an executable file, directly or through PATH.
+bool executable_exists(const std::string& program) {
+  if (program.find('/') != std::string::npos) return ::access(program.c_str(), X_OK) == 0;
+  std::istringstream path(environment_or("PATH", "/usr/bin:/bin"));
+  for (std::string dir; std::getline(path, dir, ':');) {
+    const auto candidate = std::filesystem::path(dir.empty() ? "." : dir) / program;
+    if (::access(candidate.c_str(), X_OK) == 0 && std::filesystem::is_regular_file(candidate)) return true;
+  }
+  return false;
+}
+
+std::vector<std::string> split_words(const std::string& text) {
+  std::istringstream words(text);
+  std::vector<std::string> result;
+  for (std::string word; words >> word;) result.push_back(word);
+  return result;
+}
+
+std::vector<std::string> read_hostfile(const std::string& file) {
+  std::ifstream in(file);
+  if (!in) throw UsageError(fmt::format("cannot read --hostfile {}", file));
+  std::vector<std::string> hosts;
+  for (std::string line; std::getline(in, line);) {
+    line = line.substr(0, line.find('#'));
+    auto words = split_words(line);
+    if (!words.empty()) hosts.push_back(words[0]);  // "host slots=N": the slots are ours to place
+  }
+  return hosts;
+}
+
+}  // namespace
+
+RunCommand::RunCommand(CLI::App& app) {
+  command_ = app.add_subcommand("run", "Run an MPI job under supervision; restart it from its newest checkpoint after a "
+                                       "rank, node or hang failure");
+  auto& o = options_;
+  command_->add_option("-n,--np", o.ranks, "Number of MPI ranks (required)")->required()->check(CLI::PositiveNumber);
+  command_->add_option("--ranks-per-node", o.ranks_per_node, "Ranks placed on each node, in blocks (default: 1 with "
+                                                             "--local-nodes/--nodes, else all on this host)")
+      ->check(CLI::PositiveNumber);
+  auto* local = command_->add_option("--local-nodes", o.local_nodes,
+                                     "Run on M logical nodes n1..nM on this host, each with its own LAZARUS_NODE and "
+                                     "node-local folder, to exercise node loss and spares on one machine")
+                    ->check(CLI::PositiveNumber);
+  auto* nodes = command_->add_option("--nodes", o.hosts, "Real hosts to run on, comma separated")
+                    ->delimiter(',')
+                    ->expected(1)
+                    ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  auto* hostfile = command_->add_option("--hostfile", o.hostfile, "File with one host name per line")
+                       ->check(CLI::ExistingFile);
+  local->excludes(nodes)->excludes(hostfile);
+  nodes->excludes(hostfile);
+  command_->add_option("--spares", o.spares, "Nodes held back to replace failed ones (the last S nodes)")
+      ->check(CLI::NonNegativeNumber);
+  command_->add_option("--max-restarts", o.max_restarts, "Give up after this many failures (exit status 3)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  command_->add_option("--dir", o.dir, "Checkpoint root, passed to the ranks as LAZARUS_DIR (default: $LAZARUS_DIR or "
+                                       "./lazarus-ckpt)");
+  command_->add_option("--job", o.job, "Job name, passed as LAZARUS_JOB (default: $LAZARUS_JOB or default)");
+  command_->add_option("--local-root", o.local_root, "Where logical nodes keep their local folders (default: "
+                                                    "<dir>/<job>/nodes)");
+  command_->add_option("--heartbeat", o.heartbeat_seconds, "Seconds between a rank's heartbeats")
+      ->capture_default_str()
+      ->check(CLI::Range(0.01, 60.0));
+  command_->add_option("--hang-timeout", o.hang_timeout_seconds,
+                       "A rank without heartbeat or progress (a checkpoint, restore or need_checkpoint call) for this "
+                       "many seconds hangs")
+      ->capture_default_str()
+      ->check(CLI::Range(0.1, 86400.0));
+  command_->add_option("--mpirun", o.mpirun, "The mpirun to launch with")->capture_default_str();
+  command_->add_option("--mpirun-args", o.mpirun_args, "Extra mpirun arguments, split at spaces");
+  command_->add_option("--events", o.events_file, "JSON-lines events file (default: <dir>/<job>/events.jsonl)");
+  command_->add_option("--inject", injections_,
+                       "Fault to cause, repeatable: 'kill rank=R after=Ts', 'stop rank=R after=Ts', "
+                       "'kill node=NAME after=Ts' (or after-checkpoint=V, or both), 'crash point=P rank=R [version=V] [attempt=A]'")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  command_->footer("The program and its arguments follow --.\nExit status: 0 the job finished; 2 usage error; 3 restarts exhausted; 4 no spare node left;\n"
+                   "5 no progress (two attempts in a row failed before a new checkpoint).");
+}
+
+int RunCommand::execute() {
+  RunOptions o = options_;
+  if (o.command.empty()) throw UsageError("no program to run: give it after --, e.g. lazarus run -n 4 -- ./app args");
+  if (o.dir.empty()) o.dir = environment_or("LAZARUS_DIR", "./lazarus-ckpt");
+  if (o.job.empty()) o.job = environment_or("LAZARUS_JOB", "default");
+  o.dir = std::filesystem::absolute(o.dir);
+  if (o.local_root.empty()) o.local_root = o.dir / o.job / "nodes";
+  if (o.events_file.empty()) o.events_file = o.dir / o.job / "events.jsonl";
+  if (!executable_exists(o.command.front())) {
+    throw UsageError(fmt::format("program '{}' not found or not executable", o.command.front()));
+  }
+  if (!executable_exists(o.mpirun)) throw UsageError(fmt::format("--mpirun '{}' not found", o.mpirun));
+  if (o.hang_timeout_seconds <= 2 * o.heartbeat_seconds) {
+    throw UsageError(fmt::format("--hang-timeout {} must be more than twice --heartbeat {}", o.hang_timeout_seconds,
+                                 o.heartbeat_seconds));
+  }
+  std::vector<Fault> faults;
+  for (const auto& spec : injections_) faults.push_back(parse_fault(spec));
+
+  NodePool pool = NodePool::logical(1, o.local_root);
+  if (o.local_nodes > 0) {
+    pool = NodePool::logical(o.local_nodes, o.local_root);
+  } else if (!o.hosts.empty() || !o.hostfile.empty()) {
+    pool = NodePool::hosts(o.hosts.empty() ? read_hostfile(o.hostfile) : o.hosts);
+  } else {
+    if (o.spares > 0) throw UsageError("--spares needs nodes to hold back: give --local-nodes, --nodes or --hostfile");
+    o.ranks_per_node = o.ranks;  // everything on this host
+  }
+  pool.assign(o.ranks, o.ranks_per_node, o.spares);
+  for (const Fault& fault : faults) {
+    if (fault.rank >= o.ranks) throw UsageError(fmt::format("--inject '{}': rank {} does not exist", fault.text, fault.rank));
+    if (fault.action == Fault::Action::kill_node) {
+      const auto& all = pool.nodes();
+      if (std::none_of(all.begin(), all.end(), [&](const Node& n) { return n.name == fault.node; })) {
+        throw UsageError(fmt::format("--inject '{}': no node named {}", fault.text, fault.node));
+      }
+    }
+  }
+  Supervisor supervisor(o, std::move(faults), std::move(pool), make_mpirun_backend(o.mpirun, split_words(o.mpirun_args)));
+  return supervisor.run();
+}
+
+}  // namespace lazarus::launcher

@@ -1,0 +1,29 @@
+#pragma once
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace lazarus::launcher {
+
+// Everything `lazarus run` was asked to do (docs/launcher.md, "lazarus run").
+struct RunOptions {
+  int ranks = 0;                         // -n/--np
+  int ranks_per_node = 1;                // --ranks-per-node
+  std::vector<std::string> hosts;        // --nodes LIST / --hostfile FILE (real hosts)
+  std::string hostfile;
+  int local_nodes = 0;                   // --local-nodes M: logical nodes n1..nM on this host
+  int spares = 0;                        // --spares S: the last S nodes are held back
+  int max_restarts = 10;                 // --max-restarts R
+  std::filesystem::path dir;             // --dir (LAZARUS_DIR for the ranks)
+  std::string job;                       // --job (LAZARUS_JOB for the ranks)
+  std::filesystem::path local_root;      // --local-root: node-local folders (default <dir>/<job>/nodes)
+  double heartbeat_seconds = 0.25;       // --heartbeat
+  double hang_timeout_seconds = 30.0;    // --hang-timeout
+  std::string mpirun = "mpirun";         // --mpirun
+  std::string mpirun_args;               // --mpirun-args "..."
+  std::filesystem::path events_file;     // --events (default <dir>/<job>/events.jsonl)
+  std::vector<std::string> command;      // after --
+};
+
+}  // namespace lazarus::launcher

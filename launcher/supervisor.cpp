@@ -1,0 +1,312 @@
+#include "launcher/supervisor.hpp"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <random>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "launcher/exit_codes.hpp"
+#include "launcher/process_tools.hpp"
+#include "runtime/manifest.hpp"
+#include "runtime/version_catalog.hpp"
+
+namespace lazarus::launcher {
+namespace {
+
+volatile std::sig_atomic_t interrupted = 0;
+extern "C" void on_interrupt(int signal) { interrupted = signal; }
+
+std::string random_token() {
+  std::random_device device;
+  std::string token;
+  for (int i = 0; i < 4; ++i) token += fmt::format("{:08x}", device());
+  return token;
+}
+
+double seconds_between(Clock::time_point from, Clock::time_point to) {
+  return std::chrono::duration<double>(to - from).count();
+}
+
+double unix_seconds_now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+Supervisor::Supervisor(RunOptions options, std::vector<Fault> faults, NodePool nodes,
+                       std::unique_ptr<LaunchBackend> backend)
+    : options_(std::move(options)),
+      faults_(std::move(faults)),
+      nodes_(std::move(nodes)),
+      backend_(std::move(backend)),
+      token_(random_token()),
+      start_(Clock::now()),
+      events_(options_.events_file, start_),
+      server_("127.0.0.1", token_) {}
+
+std::pair<std::uint64_t, std::optional<double>> Supervisor::newest_complete_version() const {
+  const auto job_dir = options_.dir / options_.job;
+  try {
+    const auto complete = detail::scan_versions(job_dir).complete;
+    for (auto version = complete.rbegin(); version != complete.rend(); ++version) {
+      try {
+        const auto manifest = detail::read_manifest(detail::version_directory(job_dir, *version));
+        return {*version, static_cast<double>(manifest.created_unix_ms) / 1000.0};
+      } catch (const std::exception&) {
+        continue;  // a damaged version: the ranks will skip it too
+      }
+    }
+  } catch (const std::exception&) {
+  }
+  return {0, std::nullopt};
+}
+
+LaunchPlan Supervisor::plan_for(int attempt, const std::string& shm_dir) const {
+  LaunchPlan plan;
+  plan.ranks = options_.ranks;
+  plan.logical_nodes = nodes_.logical();
+  plan.command = options_.command;
+  plan.environment = {{"LAZARUS_DIR", options_.dir.string()},
+                      {"LAZARUS_JOB", options_.job},
+                      {"LAZARUS_LAUNCHER", server_.address()},
+                      {"LAZARUS_LAUNCHER_TOKEN", token_},
+                      {"LAZARUS_HEARTBEAT", fmt::format("{}", options_.heartbeat_seconds)},
+                      {"LAZARUS_ATTEMPT", std::to_string(attempt)},
+                      // Open MPI's shared-memory segments of this attempt, removed at teardown.
+                      {"OMPI_MCA_btl_vader_backing_directory", shm_dir}};
+  for (const Fault& fault : faults_) {
+    if (fault.action != Fault::Action::crash || fault.attempt != attempt) continue;
+    std::string spec = fmt::format("{},rank={}", fault.point, fault.rank);
+    if (fault.version) spec += fmt::format(",version={}", *fault.version);
+    plan.environment["LAZARUS_FAULT"] = spec;
+  }
+  int remaining = options_.ranks;
+  for (const Node* node : nodes_.hosting()) {
+    NodeGroup group{node->name, std::min(remaining, nodes_.ranks_per_node()), {}};
+    remaining -= group.ranks;
+    if (nodes_.logical()) {
+      group.environment = {{"LAZARUS_NODE", node->name}, {"LAZARUS_LOCAL_DIR", node->local_dir.string()}};
+    }
+    plan.groups.push_back(std::move(group));
+  }
+  return plan;
+}
+
+void Supervisor::fire_due_faults(const FailureDetector& detector, int attempt) {
+  const double elapsed = seconds_between(start_, Clock::now());
+  for (Fault& fault : faults_) {
+    if (fault.fired || fault.action == Fault::Action::crash || elapsed < fault.after_seconds) continue;
+    if (newest_reported_ < fault.after_checkpoint) continue;
+    std::vector<int> ranks;
+    if (fault.action == Fault::Action::kill_node) {
+      ranks = detector.ranks_on(fault.node);
+    } else if (detector.pid_of(fault.rank)) {
+      ranks = {fault.rank};
+    }
+    if (ranks.empty()) continue;  // not started yet: fire as soon as its ranks said hello
+    const int signal = fault.action == Fault::Action::stop ? SIGSTOP : SIGKILL;
+    for (int rank : ranks) {
+      ::kill(*detector.pid_of(rank), signal);
+      injected_signals_[*detector.pid_of(rank)] = signal;
+    }
+    if (fault.action == Fault::Action::kill_node && nodes_.logical()) {
+      for (const Node& node : nodes_.nodes()) {
+        if (node.name == fault.node) std::filesystem::remove_all(node.local_dir);
+      }
+    }
+    fault.fired = true;
+    last_fault_at_ = Clock::now();
+    events_.record("fault_injected",
+                   {{"fault", fault.text}, {"attempt", attempt}, {"ranks", ranks}, {"signal", signal}},
+                   fmt::format("injected fault '{}': {} to rank{} {}{}", fault.text, strsignal(signal),
+                               ranks.size() > 1 ? "s" : "", fmt::join(ranks, ","),
+                               fault.action == Fault::Action::kill_node ? " (node's local folder removed)" : ""));
+  }
+}
+
+Supervisor::AttemptOutcome Supervisor::run_attempt(int attempt) {
+  const std::string shm_dir = fmt::format("/dev/shm/lazarus-{}-{}", token_.substr(0, 12), attempt);
+  std::filesystem::create_directories(shm_dir);
+  nodes_.prepare_local_dirs();
+  const LaunchPlan plan = plan_for(attempt, shm_dir);
+  std::map<std::string, std::string> environment = plan.environment;
+  std::vector<std::string> hosting;
+  for (const Node* node : nodes_.hosting()) hosting.push_back(node->name);
+  events_.record("launch", {{"attempt", attempt}, {"nodes", hosting}, {"ranks", options_.ranks},
+                            {"heartbeat_address", server_.address()},
+                            {"spares", nodes_.spares_left()}, {"command", backend_->command_line(plan)}},
+                 fmt::format("launch: attempt {} with {} ranks on nodes {} ({} spare{} left)", attempt, options_.ranks,
+                             fmt::join(hosting, ","), nodes_.spares_left(), nodes_.spares_left() == 1 ? "" : "s"));
+  const auto launched_at = Clock::now();
+  SessionLeader job(backend_->command_line(plan), environment);
+  FailureDetector detector(options_.ranks, options_.hang_timeout_seconds);
+  AttemptOutcome outcome;
+  bool resumed_reported = false;
+  std::uint64_t checkpoint_reported = 0;
+  int rejected_reported = 0;
+
+  while (!outcome.finished && !outcome.failure) {
+    if (interrupted) break;
+    for (const ServerEvent& event : server_.poll(std::chrono::milliseconds(10))) {
+      if (event.kind == ServerEvent::Kind::rejected) {
+        // A flood must not flood the log: the first few, then one line per 100.
+        if (++rejected_reported <= 5 || rejected_reported % 100 == 0) {
+          events_.record("connection_rejected", {{"reason", event.reason}, {"count", rejected_reported}},
+                         fmt::format("rejected a heartbeat connection: {} ({} so far)", event.reason, rejected_reported));
+        }
+        continue;
+      }
+      if (event.kind == ServerEvent::Kind::closed) {
+        if (auto failure = detector.closed(event.connection, event.at)) outcome.failure = failure;
+        continue;
+      }
+      if (event.message.type == detail::MessageType::hello) {
+        if (event.message.attempt != attempt || !detector.hello(event.connection, event.message, event.at)) {
+          events_.record("connection_rejected", {{"reason", "unexpected hello"}, {"rank", event.message.rank}},
+                         fmt::format("ignored a hello from rank {} of attempt {}", event.message.rank, event.message.attempt));
+        }
+        continue;
+      }
+      detector.message(event.connection, event.message, event.at);
+    }
+    if (detector.newest_checkpoint() > checkpoint_reported) {
+      checkpoint_reported = detector.newest_checkpoint();  // every rank reports it; one line per version
+      newest_reported_ = std::max<std::uint64_t>(newest_reported_, checkpoint_reported);
+      events_.record("checkpoint", {{"attempt", attempt}, {"version", checkpoint_reported}},
+                     fmt::format("checkpoint version {} committed", checkpoint_reported));
+    }
+    if (!resumed_reported && detector.restored_version()) {
+      resumed_reported = true;
+      const std::uint64_t version = *detector.restored_version();
+      nlohmann::json fields = {{"attempt", attempt}, {"version", version},
+                               {"seconds_since_launch", seconds_between(launched_at, *detector.restored_at())}};
+      if (last_fault_at_) fields["seconds_since_failure"] = seconds_between(*last_fault_at_, *detector.restored_at());
+      events_.record("resumed", fields,
+                     version > 0 ? fmt::format("resumed: all ranks restored checkpoint version {} ({:.3f} s after launch)",
+                                               version, seconds_between(launched_at, *detector.restored_at()))
+                                 : "started: no checkpoint to restore, all ranks start from scratch");
+    }
+    fire_due_faults(detector, attempt);
+    if (outcome.failure) break;
+    if (auto status = job.poll_exit()) {
+      if (WIFEXITED(*status) && WEXITSTATUS(*status) == 0) {
+        outcome.finished = true;
+      } else {
+        Failure failure;
+        failure.kind = "job_exited";
+        failure.cause = describe_wait_status(*status);
+        failure.detected_by = "mpirun exited";
+        failure.detected_at = Clock::now();
+        failure.evidence_at = failure.detected_at;
+        outcome.failure = failure;
+      }
+      break;
+    }
+    outcome.failure = detector.check_hangs(Clock::now());
+  }
+
+  if (outcome.failure) {
+    Failure& failure = *outcome.failure;
+    if (auto pid = detector.pid_of(failure.rank); pid && injected_signals_.contains(*pid)) {
+      const int signal = injected_signals_[*pid];
+      failure.cause = fmt::format("signal {} ({}) sent by --inject", signal, strsignal(signal));
+    }
+    // An injected fault is the known cause: measure detection from it.
+    if (last_fault_at_ && *last_fault_at_ > launched_at && *last_fault_at_ <= failure.detected_at) {
+      failure.evidence_at = *last_fault_at_;
+    }
+    const double latency = seconds_between(failure.evidence_at, failure.detected_at);
+    events_.record("failure",
+                   {{"attempt", attempt}, {"kind", failure.kind}, {"rank", failure.rank}, {"node", failure.node},
+                    {"cause", failure.cause}, {"detected_by", failure.detected_by}, {"detection_latency_s", latency}},
+                   fmt::format("failure: {}{}{}: {}; detected by {} after {:.3f} s", failure.kind,
+                               failure.rank >= 0 ? fmt::format(" of rank {}", failure.rank) : "",
+                               failure.node.empty() ? "" : fmt::format(" on node {}", failure.node), failure.cause,
+                               failure.detected_by, latency));
+  }
+  const auto teardown_start = Clock::now();
+  const auto survivors = job.kill_all(detector.pids(), std::chrono::milliseconds(2000));
+  std::error_code ignored;
+  std::filesystem::remove_all(shm_dir, ignored);
+  server_.drop_all();
+  if (!outcome.finished) {
+    events_.record("teardown", {{"attempt", attempt}, {"seconds", seconds_between(teardown_start, Clock::now())},
+                                {"survivors", survivors.size()}},
+                   fmt::format("teardown: attempt {} stopped in {:.3f} s{}", attempt,
+                               seconds_between(teardown_start, Clock::now()),
+                               survivors.empty() ? ", no process left" : fmt::format(", {} processes survive", survivors.size())));
+  }
+  return outcome;
+}
+
+int Supervisor::finish(int status, const std::string& outcome) {
+  const auto [newest, committed] = newest_complete_version();
+  events_.record("summary",
+                 {{"outcome", outcome}, {"exit_status", status}, {"attempts", attempts_}, {"failures", failures_},
+                  {"time_lost_s", time_lost_seconds_}, {"first_version", first_version_}, {"newest_version", newest},
+                  {"elapsed_s", events_.elapsed_seconds()}},
+                 fmt::format("summary: {} after {} attempt{}, {} failure{}, {:.1f} s of work lost, checkpoint versions {} to {}",
+                             outcome, attempts_, attempts_ == 1 ? "" : "s", failures_, failures_ == 1 ? "" : "s",
+                             time_lost_seconds_, first_version_, newest));
+  return status;
+}
+
+int Supervisor::run() {
+  become_subreaper();
+  std::signal(SIGINT, on_interrupt);
+  std::signal(SIGTERM, on_interrupt);
+  first_version_ = newest_complete_version().first;
+  int consecutive_without_checkpoint = 0;
+  for (int attempt = 1;; ++attempt) {
+    attempts_ = attempt;
+    const std::uint64_t version_before = newest_complete_version().first;
+    const AttemptOutcome outcome = run_attempt(attempt);
+    if (interrupted) return finish(128 + interrupted, "interrupted");
+    if (outcome.finished) {
+      events_.record("finish", {{"attempt", attempt}}, fmt::format("finish: the job completed in attempt {}", attempt));
+      return finish(kExitSuccess, "finished");
+    }
+    ++failures_;
+    const auto [version_after, committed_at] = newest_complete_version();
+    const double work_lost = committed_at ? std::max(0.0, unix_seconds_now() - *committed_at) : events_.elapsed_seconds();
+    time_lost_seconds_ += work_lost;
+
+    // Nodes whose local storage is gone (or, for real hosts, all of whose ranks died) are lost.
+    std::vector<std::pair<std::string, std::string>> replacements;
+    for (const Node* node : nodes_.hosting()) {
+      if (nodes_.healthy(*node)) continue;
+      const std::string lost = node->name;
+      auto spare = nodes_.replace(lost);
+      events_.record("node_lost", {{"node", lost}, {"spare", spare ? *spare : ""}},
+                     fmt::format("node {} is lost (its local folder is gone){}", lost,
+                                 spare ? fmt::format("; spare {} takes its place", *spare) : "; no spare left"));
+      if (!spare) return finish(kExitNoSpare, "no spare node left");
+      replacements.emplace_back(lost, *spare);
+    }
+    consecutive_without_checkpoint = version_after > version_before ? 0 : consecutive_without_checkpoint + 1;
+    if (consecutive_without_checkpoint >= 2) {
+      events_.record("give_up", {{"reason", "no progress"}},
+                     "giving up: two attempts in a row failed before a new checkpoint (the failure is in the application)");
+      return finish(kExitNoProgress, "no progress");
+    }
+    if (failures_ > options_.max_restarts) {
+      events_.record("give_up", {{"reason", "restarts exhausted"}, {"max_restarts", options_.max_restarts}},
+                     fmt::format("giving up: {} failures, more than --max-restarts {}", failures_, options_.max_restarts));
+      return finish(kExitRestartsExhausted, "restarts exhausted");
+    }
+    nlohmann::json replaced = nlohmann::json::array();
+    for (const auto& [lost, spare] : replacements) replaced.push_back({{"lost", lost}, {"spare", spare}});
+    std::string substitution;
+    for (const auto& [lost, spare] : replacements) substitution += fmt::format(", spare {} replaces {}", spare, lost);
+    events_.record("restart",
+                   {{"attempt", attempt + 1}, {"replaced", replaced}, {"version", version_after}, {"work_lost_s", work_lost}},
+                   fmt::format("restart: attempt {}{}, restoring checkpoint version {} ({:.1f} s of work lost since it)",
+                               attempt + 1, substitution, version_after, work_lost));
+  }
+}
+
+}  // namespace lazarus::launcher

@@ -1,0 +1,56 @@
+#pragma once
+// The restart loop of `lazarus run`: launch an attempt, watch it, and on a failure tear it down,
+// replace lost nodes with spares and launch again, until the job finishes or a limit is reached.
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "launcher/event_log.hpp"
+#include "launcher/failure_detector.hpp"
+#include "launcher/fault_plan.hpp"
+#include "launcher/heartbeat_server.hpp"
+#include "launcher/launch_backend.hpp"
+#include "launcher/node_pool.hpp"
+#include "launcher/run_options.hpp"
+
+namespace lazarus::launcher {
+
+class Supervisor {
+ public:
+  Supervisor(RunOptions options, std::vector<Fault> faults, NodePool nodes, std::unique_ptr<LaunchBackend> backend);
+  // Runs the job to its end; returns the exit status (launcher/exit_codes.hpp).
+  int run();
+
+ private:
+  struct AttemptOutcome {
+    bool finished = false;
+    std::optional<Failure> failure;
+  };
+  AttemptOutcome run_attempt(int attempt);
+  LaunchPlan plan_for(int attempt, const std::string& shm_dir) const;
+  void fire_due_faults(const FailureDetector& detector, int attempt);
+  // Newest complete version in the checkpoint folder (0: none) and when it was committed.
+  std::pair<std::uint64_t, std::optional<double>> newest_complete_version() const;
+  int finish(int status, const std::string& outcome);
+
+  RunOptions options_;
+  std::vector<Fault> faults_;
+  NodePool nodes_;
+  std::unique_ptr<LaunchBackend> backend_;
+  std::string token_;
+  Clock::time_point start_;
+  EventLog events_;
+  HeartbeatServer server_;
+  std::optional<Clock::time_point> last_fault_at_;  // when the launcher last caused a fault
+  std::map<pid_t, int> injected_signals_;            // what --inject sent to whom
+  std::uint64_t newest_reported_ = 0;                // newest checkpoint version any rank reported
+  int attempts_ = 0;
+  int failures_ = 0;
+  double time_lost_seconds_ = 0;
+  std::uint64_t first_version_ = 0;
+};
+
+}  // namespace lazarus::launcher

@@ -1,0 +1,39 @@
+#pragma once
+// The messages between ranks and `lazarus run`: one JSON object per line, at most
+// kMaxMessageBytes long. The first line of a connection must be a valid "hello" carrying the job's
+// token, else the launcher closes the connection. Shared by the runtime (client) and the launcher
+// (server); docs/launcher.md describes them.
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace lazarus::detail {
+
+inline constexpr std::size_t kMaxMessageBytes = 1024;
+
+enum class MessageType { hello, beat, progress, checkpoint, restore, bye };
+
+struct Message {
+  MessageType type = MessageType::beat;
+  // hello
+  std::string token;
+  int rank = -1;
+  int size = 0;
+  std::string node;
+  long pid = 0;
+  int attempt = 0;
+  // checkpoint, restore
+  std::uint64_t version = 0;
+};
+
+// A message with no fields but its type (and version, for checkpoint and restore).
+Message make_message(MessageType type, std::uint64_t version = 0);
+
+// One line of text, newline included.
+std::string encode(const Message& message);
+// The message in one line (without its newline), or nullopt when it is malformed.
+std::optional<Message> decode(std::string_view line) noexcept;
+
+}  // namespace lazarus::detail

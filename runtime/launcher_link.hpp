@@ -1,0 +1,31 @@
+#pragma once
+// A rank's connection to `lazarus run` (docs/launcher.md, "Heartbeat protocol"). When the launcher
+// started the job it sets LAZARUS_LAUNCHER (host:port) and LAZARUS_LAUNCHER_TOKEN; the first Session
+// of the process then connects, introduces itself, and a background thread sends a heartbeat every
+// LAZARUS_HEARTBEAT seconds. Checkpoints, restores and other Session calls are reported as progress.
+// Without those variables nothing connects and Sessions behave exactly as before.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace lazarus::detail {
+
+class LauncherLink {
+ public:
+  // The process-wide link, shared by every Session of the process; nullptr when the job was not
+  // started by the launcher or the launcher cannot be reached (a warning is printed then: the job runs
+  // on, unmonitored). Never throws.
+  static std::shared_ptr<LauncherLink> acquire() noexcept;
+
+  virtual ~LauncherLink() = default;
+  // Each never throws and never blocks the caller for long: a lost launcher is ignored.
+  virtual void report_checkpoint(std::uint64_t version) noexcept = 0;
+  virtual void report_restore(std::uint64_t version) noexcept = 0;  // 0: nothing to restore
+  virtual void report_progress() noexcept = 0;
+  // Tells the launcher this rank ends normally (sent on destruction, and at exit() for a link whose
+  // Sessions were never destroyed), so that the closing connection is not taken for a crash.
+  virtual void say_bye() noexcept = 0;
+};
+
+}  // namespace lazarus::detail

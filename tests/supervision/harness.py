@@ -1,0 +1,125 @@
+"""Helpers for the `lazarus run` tests: run the launcher on heat2d, read its events, check that
+nothing is left behind. Standard library only; run with python3."""
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+class TestFailure(Exception):
+    pass
+
+
+def check(condition, message):
+    if not condition:
+        raise TestFailure(message)
+
+
+class Setup:
+    """Paths handed over by CTest: lazarus, heat2d, mpiexec."""
+
+    def __init__(self, argv):
+        if len(argv) < 4:
+            sys.exit(f"usage: {argv[0]} LAZARUS HEAT2D MPIEXEC [ARGS...]")
+        self.lazarus, self.heat2d, self.mpiexec = argv[1:4]
+        self.extra = argv[4:]
+        self.work = Path(tempfile.mkdtemp(prefix="lazarus-supervision-"))
+
+    def cleanup(self):
+        subprocess.run(["rm", "-rf", str(self.work)], check=False)
+
+
+HEAT2D_ARGS = ["--n", "256", "--checkpoint-every", "100"]
+
+
+def reference_checksum(setup, steps, ranks=4):
+    """The checksum of an uninterrupted run without the launcher."""
+    out = subprocess.run([setup.mpiexec, "-n", str(ranks), setup.heat2d, *HEAT2D_ARGS, "--steps", str(steps),
+                          "--dir", str(setup.work / "reference"), "--job", f"ref{steps}"],
+                         capture_output=True, text=True, timeout=300)
+    check(out.returncode == 0, f"reference run failed: {out.stderr[-2000:]}")
+    return checksum_in(out.stdout)
+
+
+def checksum_in(text):
+    found = re.findall(r"^checksum: ([0-9a-f]{16})$", text, re.M)
+    return found[-1] if found else None
+
+
+class Run:
+    def __init__(self, returncode, stdout, stderr, events, duration):
+        self.returncode, self.stdout, self.stderr, self.events, self.duration = returncode, stdout, stderr, events, duration
+
+    def of(self, kind):
+        return [e for e in self.events if e["event"] == kind]
+
+    def explain(self):
+        return f"exit {self.returncode}\n--- stderr (tail)\n{self.stderr[-3000:]}"
+
+
+def shm_entries():
+    return {p.name for p in Path("/dev/shm").iterdir()}
+
+
+def lazarus_run(setup, job, options, program=None, steps=6000, timeout=600):
+    """Runs `lazarus run OPTIONS -- heat2d ...` for a job of its own; returns a Run."""
+    events_file = setup.work / job / "events.jsonl"
+    program = program or [setup.heat2d, *HEAT2D_ARGS, "--steps", str(steps)]
+    command = [setup.lazarus, "run", "--dir", str(setup.work), "--job", job, *options, "--", *program]
+    shm_before = shm_entries()
+    start = time.monotonic()
+    out = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    duration = time.monotonic() - start
+    events = []
+    if events_file.exists():
+        events = [json.loads(line) for line in events_file.read_text().splitlines() if line.strip()]
+    run = Run(out.returncode, out.stdout, out.stderr, events, duration)
+    check_nothing_left(setup, job, shm_before, run)
+    return run
+
+
+def processes_of_job(job_dir):
+    """Live processes whose environment names this job's checkpoint folder and job."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        state = stat[stat.rfind(")") + 2:].split()[0]
+        if state in ("Z", "X"):
+            continue
+        if f"LAZARUS_JOB={job_dir.name}".encode() in environ and f"LAZARUS_DIR={job_dir.parent}".encode() in environ:
+            found.append(int(entry.name))
+    return found
+
+
+def check_nothing_left(setup, job, shm_before, run):
+    left = processes_of_job(setup.work / job)
+    check(not left, f"processes of job {job} left behind: {left}\n{run.explain()}")
+    new_shm = sorted(shm_entries() - shm_before)
+    check(not new_shm, f"/dev/shm entries left behind: {new_shm}\n{run.explain()}")
+
+
+def main(cases):
+    """Runs the case named by argv[4] (or every case), reporting PASS/FAIL."""
+    setup = Setup(sys.argv)
+    names = setup.extra[:1] or list(cases)
+    try:
+        for name in names:
+            cases[name](setup)
+            print(f"PASS {name}")
+    except TestFailure as failure:
+        print(f"FAIL {names}: {failure}", file=sys.stderr)
+        return 1
+    finally:
+        setup.cleanup()
+    return 0

@@ -1,0 +1,160 @@
+"""`lazarus run` end to end on heat2d: detection, teardown, restart, spares, limits, usage errors.
+Usage: supervision_tests.py LAZARUS HEAT2D MPIEXEC CASE"""
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+from harness import check, checksum_in, lazarus_run, main, reference_checksum
+
+STEPS = 9000  # about 6 to 8 s on 2 cores with 4 ranks
+
+
+def finished_bit_exact(setup, run, steps=STEPS):
+    check(run.returncode == 0, f"the job did not finish\n{run.explain()}")
+    got = checksum_in(run.stdout)
+    expected = reference_checksum(setup, steps)
+    check(got == expected, f"checksum {got} differs from the uninterrupted run's {expected}\n{run.explain()}")
+    check(run.of("finish"), "no finish event")
+    summary = run.of("summary")
+    check(summary and summary[-1]["outcome"] == "finished", f"bad summary: {summary}")
+
+
+def rank_kill_restarts_bit_exact(setup):
+    run = lazarus_run(setup, "rankkill", ["-n", "4", "--local-nodes", "2", "--ranks-per-node", "2",
+                                          "--inject", "kill rank=2 after-checkpoint=20"], steps=STEPS)
+    finished_bit_exact(setup, run)
+    failures = run.of("failure")
+    check(len(failures) == 1, f"expected one failure, got {failures}")
+    failure = failures[0]
+    check(failure["kind"] == "rank_died" and failure["rank"] == 2 and failure["node"] == "n2", f"bad failure {failure}")
+    check("signal 9" in failure["cause"], f"cause does not name SIGKILL: {failure}")
+    check(failure["detection_latency_s"] < 0.5, f"detection took {failure['detection_latency_s']} s")
+    restart = run.of("restart")[0]
+    check(restart["version"] > 0 and restart["replaced"] == [], f"bad restart {restart}")
+    resumed = [e for e in run.of("resumed") if e["attempt"] == 2]
+    check(resumed and resumed[0]["version"] == restart["version"], f"attempt 2 did not restore version {restart['version']}")
+    teardown = run.of("teardown")[0]
+    check(teardown["survivors"] == 0 and teardown["seconds"] < 2.0, f"bad teardown {teardown}")
+
+
+def node_kill_relaunches_on_spare(setup):
+    run = lazarus_run(setup, "nodekill", ["-n", "4", "--local-nodes", "3", "--ranks-per-node", "2", "--spares", "1",
+                                          "--inject", "kill node=n1 after-checkpoint=20"], steps=STEPS)
+    finished_bit_exact(setup, run)
+    lost = run.of("node_lost")
+    check(len(lost) == 1 and lost[0]["node"] == "n1" and lost[0]["spare"] == "n3", f"bad node_lost {lost}")
+    launches = run.of("launch")
+    check(launches[0]["nodes"] == ["n1", "n2"] and launches[1]["nodes"] == ["n3", "n2"], f"bad placement {launches}")
+    check(not (setup.work / "nodekill" / "nodes" / "n1").exists(), "the lost node's folder came back")
+
+
+def hang_is_detected_and_restarted(setup):
+    run = lazarus_run(setup, "hang", ["-n", "4", "--local-nodes", "2", "--ranks-per-node", "2", "--heartbeat", "0.2",
+                                      "--hang-timeout", "1.5", "--inject", "stop rank=1 after-checkpoint=20"], steps=STEPS)
+    finished_bit_exact(setup, run)
+    failure = run.of("failure")[0]
+    check(failure["kind"] == "hang" and failure["rank"] == 1, f"expected a hang of rank 1: {failure}")
+    check("no heartbeat" in failure["detected_by"], f"{failure}")
+    check(1.5 <= failure["detection_latency_s"] < 2.5, f"hang detected after {failure['detection_latency_s']} s")
+
+
+def spares_exhausted(setup):
+    run = lazarus_run(setup, "nospare", ["-n", "4", "--local-nodes", "2", "--ranks-per-node", "2",
+                                         "--inject", "kill node=n2 after-checkpoint=5"], steps=STEPS)
+    check(run.returncode == 4, f"expected exit 4 (no spare left)\n{run.explain()}")
+    check("no spare left" in run.stderr, run.explain())
+    check(run.of("summary")[-1]["outcome"] == "no spare node left", "bad summary")
+
+
+def restarts_exhausted(setup):
+    run = lazarus_run(setup, "restarts", ["-n", "4", "--local-nodes", "2", "--ranks-per-node", "2",
+                                          "--max-restarts", "1", "--inject", "kill rank=1 after-checkpoint=10",
+                                          "--inject", "kill rank=3 after-checkpoint=30"], steps=STEPS)
+    check(run.returncode == 3, f"expected exit 3 (restarts exhausted)\n{run.explain()}")
+    check(len(run.of("failure")) == 2, f"expected 2 failures: {run.of('failure')}")
+    check("--max-restarts 1" in run.stderr, run.explain())
+
+
+def no_progress(setup):
+    run = lazarus_run(setup, "noprogress", ["-n", "2"], program=["/bin/false"])
+    check(run.returncode == 5, f"expected exit 5 (no progress)\n{run.explain()}")
+    check(len(run.of("launch")) == 2, "expected exactly two attempts")
+    check("the failure is in the application" in run.stderr, run.explain())
+
+
+def usage_errors(setup):
+    cases = [
+        (["run", "--frobnicate", "-n", "2", "--", setup.heat2d], "frobnicate"),
+        (["run", "-n", "0", "--", setup.heat2d], "-n"),
+        (["run", "-n", "2", "--", str(setup.work / "no-such-program")], "not found"),
+        (["run", "-n", "2"], "no program"),
+        (["run", "-n", "5", "--local-nodes", "2", "--", setup.heat2d], "more ranks than slots"),
+        (["run", "-n", "4", "--local-nodes", "2", "--spares", "1", "--", setup.heat2d], "more ranks than slots"),
+        (["run", "-n", "2", "--inject", "explode rank=1", "--", setup.heat2d], "unknown fault"),
+        (["run", "-n", "2", "--inject", "kill rank=7 after=1s", "--", setup.heat2d], "does not exist"),
+        (["run", "-n", "2", "--hang-timeout", "0.5", "--heartbeat", "0.5", "--", setup.heat2d], "hang-timeout"),
+        (["frobnicate"], "subcommand"),
+    ]
+    for arguments, expected in cases:
+        out = subprocess.run([setup.lazarus, *arguments], capture_output=True, text=True, timeout=30)
+        check(out.returncode == 2, f"lazarus {' '.join(arguments)}: exit {out.returncode}, expected 2\n{out.stderr}")
+        check(expected in out.stdout + out.stderr, f"lazarus {' '.join(arguments)}: no '{expected}' in\n{out.stderr}")
+    out = subprocess.run([setup.lazarus, "run", "--help"], capture_output=True, text=True, timeout=30)
+    check(out.returncode == 0 and "--hang-timeout" in out.stdout and "--inject" in out.stdout, "run --help incomplete")
+
+
+def heartbeat_channel_rejects_intruders(setup):
+    """Wrong tokens, garbage and a flood of connections are rejected while the job goes on."""
+    address = {}
+
+    def intrude():
+        events_file = setup.work / "intruders" / "events.jsonl"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and "value" not in address:
+            if events_file.exists():
+                for line in events_file.read_text().splitlines():
+                    if '"heartbeat_address"' in line:
+                        import json
+                        address["value"] = json.loads(line)["heartbeat_address"]
+            time.sleep(0.05)
+        host, port = address["value"].rsplit(":", 1)
+        time.sleep(1.0)  # the ranks are connected and working by now
+
+        def send(payload):
+            with socket.create_connection((host, int(port)), timeout=5) as s:
+                s.sendall(payload)
+                s.settimeout(5)
+                try:
+                    return s.recv(16)  # the launcher closes on us: b""
+                except (ConnectionResetError, socket.timeout):
+                    return b""
+
+        send(b'{"type":"hello","token":"0000","rank":0,"size":4,"node":"n1","pid":1,"attempt":1}\n')
+        send(b"\x00\xffGARBAGE not json\n")
+        send(b"x" * 5000)
+        send(b'{"type":"beat"}\n')
+        flood = [socket.create_connection((host, int(port)), timeout=5) for _ in range(300)]
+        for s in flood:
+            s.close()
+
+    thread = threading.Thread(target=intrude)
+    thread.start()
+    run = lazarus_run(setup, "intruders", ["-n", "4", "--local-nodes", "2", "--ranks-per-node", "2"], steps=4 * STEPS)
+    thread.join()
+    finished_bit_exact(setup, run, steps=4 * STEPS)
+    check(not run.of("failure"), f"an intruder caused a failure: {run.of('failure')}")
+    reasons = {e["reason"] for e in run.of("connection_rejected")}
+    for expected in ("wrong token", "malformed first line", "first message is not a hello"):
+        check(expected in reasons, f"no rejection for '{expected}': {reasons}")
+    check(any(e["count"] >= 300 for e in run.of("connection_rejected")) or
+          len(run.of("connection_rejected")) >= 5, "the flood was not reported")
+
+
+CASES = {f.__name__: f for f in [rank_kill_restarts_bit_exact, node_kill_relaunches_on_spare,
+                                 hang_is_detected_and_restarted, spares_exhausted, restarts_exhausted, no_progress,
+                                 usage_errors, heartbeat_channel_rejects_intruders]}
+
+if __name__ == "__main__":
+    sys.exit(main(CASES))
