@@ -25,8 +25,9 @@ constexpr auto kHelloDeadline = std::chrono::seconds(5);
 
 }  // namespace
 
-HeartbeatServer::HeartbeatServer(const std::string& bind_host, std::string token, std::size_t max_connections)
-    : host_(bind_host), token_(std::move(token)), max_connections_(max_connections) {
+HeartbeatServer::HeartbeatServer(const std::string& bind_host, std::string advertised_host, std::string token,
+                                 std::size_t max_connections)
+    : host_(std::move(advertised_host)), token_(std::move(token)), max_connections_(max_connections) {
   listener_ = backends::FileDescriptor(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (listener_.get() < 0) fail("socket");
   int on = 1;

@@ -25,9 +25,11 @@ struct ServerEvent {
 
 class HeartbeatServer {
  public:
-  // Listens on `bind_host` (e.g. "127.0.0.1") on a port the system picks. Throws std::runtime_error.
-  HeartbeatServer(const std::string& bind_host, std::string token, std::size_t max_connections = 1024);
-  std::string address() const;  // "host:port", for LAZARUS_LAUNCHER
+  // Listens on IPv4 address `bind_host` ("127.0.0.1", or "0.0.0.0" for every interface) on a port the
+  // system picks; ranks are told to connect to `advertised_host`. Throws std::runtime_error.
+  HeartbeatServer(const std::string& bind_host, std::string advertised_host, std::string token,
+                  std::size_t max_connections = 1024);
+  std::string address() const;  // "advertised_host:port", for LAZARUS_LAUNCHER
 
   // Waits up to `timeout` for activity and returns the events it produced (possibly none).
   std::vector<ServerEvent> poll(std::chrono::milliseconds timeout);

@@ -93,6 +93,9 @@ RunCommand::RunCommand(CLI::App& app) {
   command_->add_option("--mpirun", o.mpirun, "The mpirun to launch with")->capture_default_str();
   command_->add_option("--mpirun-args", o.mpirun_args, "Extra mpirun arguments, split at spaces");
   command_->add_option("--events", o.events_file, "JSON-lines events file (default: <dir>/<job>/events.jsonl)");
+  command_->add_option("--listen", o.listen_address,
+                       "IPv4 address for the ranks' heartbeat connections (default: 127.0.0.1 on this host only; "
+                       "with --nodes/--hostfile every interface, announced as this host's name)");
   command_->add_option("--inject", injections_,
                        "Fault to cause, repeatable: 'kill rank=R after=Ts', 'stop rank=R after=Ts', "
                        "'kill node=NAME after=Ts' (or after-checkpoint=V, or both), 'crash point=P rank=R [version=V] [attempt=A]'")
@@ -131,6 +134,11 @@ int RunCommand::execute() {
     o.ranks_per_node = o.ranks;  // everything on this host
   }
   pool.assign(o.ranks, o.ranks_per_node, o.spares);
+  // Ranks on other hosts must reach the launcher over the network; logical nodes stay on loopback.
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  if (o.listen_address.empty()) o.listen_address = pool.logical() ? "127.0.0.1" : "0.0.0.0";
+  o.advertised_address = o.listen_address == "0.0.0.0" ? std::string(host) : o.listen_address;
   for (const Fault& fault : faults) {
     if (fault.rank >= o.ranks) throw UsageError(fmt::format("--inject '{}': rank {} does not exist", fault.text, fault.rank));
     if (fault.action == Fault::Action::kill_node) {

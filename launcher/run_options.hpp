@@ -23,6 +23,8 @@ struct RunOptions {
   std::string mpirun = "mpirun";         // --mpirun
   std::string mpirun_args;               // --mpirun-args "..."
   std::filesystem::path events_file;     // --events (default <dir>/<job>/events.jsonl)
+  std::string listen_address;            // --listen: heartbeat listener's IPv4 address
+  std::string advertised_address;        // what the ranks connect to
   std::vector<std::string> command;      // after --
 };
 

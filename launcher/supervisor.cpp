@@ -46,7 +46,7 @@ Supervisor::Supervisor(RunOptions options, std::vector<Fault> faults, NodePool n
       token_(random_token()),
       start_(Clock::now()),
       events_(options_.events_file, start_),
-      server_("127.0.0.1", token_) {}
+      server_(options_.listen_address, options_.advertised_address, token_) {}
 
 std::pair<std::uint64_t, std::optional<double>> Supervisor::newest_complete_version() const {
   const auto job_dir = options_.dir / options_.job;
