@@ -12,7 +12,7 @@ build() {
   local dir=$1
   shift
   echo "=== configure and build $dir $*"
-  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@"
+  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLAZARUS_BUILD_TESTS=ON -DLAZARUS_BUILD_EXAMPLES=ON "$@"
   cmake --build "$dir" -j"$jobs"
 }
 
@@ -20,6 +20,6 @@ build build-parallel-hdf5 -DHDF5_PREFER_PARALLEL=ON -DLAZARUS_BUILD_BENCH=OFF
 echo "=== tests with parallel HDF5"
 ctest --test-dir build-parallel-hdf5 --output-on-failure
 
-build build
+build build -DLAZARUS_BUILD_BENCH=ON
 echo "=== tests with serial HDF5"
 ctest --test-dir build --output-on-failure
