@@ -10,9 +10,9 @@
 #include <csignal>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <cstdlib>
 #include <thread>
 
 #include <fmt/format.h>
@@ -23,9 +23,16 @@ namespace lazarus::launcher {
 namespace {
 
 // Fields of /proc/PID/stat after the command name (which may contain spaces and parentheses).
+// Empty when the process is gone (reading the file of a vanishing process fails with ESRCH).
 std::vector<std::string> stat_fields(pid_t pid) {
-  std::ifstream in(fmt::format("/proc/{}/stat", pid));
-  std::string text((std::istreambuf_iterator<char>(in)), {});
+  const std::string path = fmt::format("/proc/{}/stat", pid);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return {};
+  char buffer[4096];
+  const ssize_t n = ::read(fd, buffer, sizeof buffer - 1);
+  ::close(fd);
+  if (n <= 0) return {};
+  const std::string text(buffer, static_cast<std::size_t>(n));
   const auto close = text.rfind(')');
   if (close == std::string::npos) return {};
   std::istringstream rest(text.substr(close + 2));
@@ -113,10 +120,12 @@ std::vector<pid_t> processes_in_session(pid_t session) {
   for (const auto& entry : std::filesystem::directory_iterator("/proc", error)) {
     const std::string name = entry.path().filename().string();
     if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
-    const pid_t pid = static_cast<pid_t>(std::stol(name));
+    const pid_t pid = static_cast<pid_t>(std::strtol(name.c_str(), nullptr, 10));
     const auto fields = stat_fields(pid);
     // fields: state, ppid, pgrp, session, ...
-    if (fields.size() > 3 && fields[0] != "Z" && std::stol(fields[3]) == session) found.push_back(pid);
+    if (fields.size() > 3 && fields[0] != "Z" && std::strtol(fields[3].c_str(), nullptr, 10) == session) {
+      found.push_back(pid);
+    }
   }
   return found;
 }
@@ -130,7 +139,7 @@ std::optional<int> zombie_wait_status(pid_t pid) {
   const auto fields = stat_fields(pid);
   // Field 52 (exit_code) is fields[49]; present since Linux 3.5.
   if (fields.size() < 50 || fields[0] != "Z") return std::nullopt;
-  return std::stoi(fields[49]);
+  return static_cast<int>(std::strtol(fields[49].c_str(), nullptr, 10));
 }
 
 std::string describe_wait_status(int status) {

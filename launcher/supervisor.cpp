@@ -31,6 +31,22 @@ double seconds_between(Clock::time_point from, Clock::time_point to) {
   return std::chrono::duration<double>(to - from).count();
 }
 
+// A folder that exists for one attempt and is removed with everything in it however the attempt ends.
+class ScopedFolder {
+ public:
+  explicit ScopedFolder(std::filesystem::path path) : path_(std::move(path)) { std::filesystem::create_directories(path_); }
+  ~ScopedFolder() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  ScopedFolder(const ScopedFolder&) = delete;
+  ScopedFolder& operator=(const ScopedFolder&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
 double unix_seconds_now() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
@@ -115,7 +131,8 @@ void Supervisor::fire_due_faults(const FailureDetector& detector, int attempt) {
     }
     if (fault.action == Fault::Action::kill_node && nodes_.logical()) {
       for (const Node& node : nodes_.nodes()) {
-        if (node.name == fault.node) std::filesystem::remove_all(node.local_dir);
+        std::error_code ignored;  // already gone is fine
+        if (node.name == fault.node) std::filesystem::remove_all(node.local_dir, ignored);
       }
     }
     fault.fired = true;
@@ -129,15 +146,14 @@ void Supervisor::fire_due_faults(const FailureDetector& detector, int attempt) {
 }
 
 Supervisor::AttemptOutcome Supervisor::run_attempt(int attempt) {
-  const std::string shm_dir = fmt::format("/dev/shm/lazarus-{}-{}", token_.substr(0, 12), attempt);
-  std::filesystem::create_directories(shm_dir);
+  const ScopedFolder shm_dir(fmt::format("/dev/shm/lazarus-{}-{}", token_.substr(0, 12), attempt));
   nodes_.prepare_local_dirs();
-  const LaunchPlan plan = plan_for(attempt, shm_dir);
+  const LaunchPlan plan = plan_for(attempt, shm_dir.path().string());
   std::map<std::string, std::string> environment = plan.environment;
   std::vector<std::string> hosting;
   for (const Node* node : nodes_.hosting()) hosting.push_back(node->name);
   events_.record("launch", {{"attempt", attempt}, {"nodes", hosting}, {"ranks", options_.ranks},
-                            {"heartbeat_address", server_.address()},
+                            {"heartbeat_address", server_.address()}, {"shm_dir", shm_dir.path().string()},
                             {"spares", nodes_.spares_left()}, {"command", backend_->command_line(plan)}},
                  fmt::format("launch: attempt {} with {} ranks on nodes {} ({} spare{} left)", attempt, options_.ranks,
                              fmt::join(hosting, ","), nodes_.spares_left(), nodes_.spares_left() == 1 ? "" : "s"));
@@ -230,8 +246,6 @@ Supervisor::AttemptOutcome Supervisor::run_attempt(int attempt) {
   }
   const auto teardown_start = Clock::now();
   const auto survivors = job.kill_all(detector.pids(), std::chrono::milliseconds(2000));
-  std::error_code ignored;
-  std::filesystem::remove_all(shm_dir, ignored);
   server_.drop_all();
   if (!outcome.finished) {
     events_.record("teardown", {{"attempt", attempt}, {"seconds", seconds_between(teardown_start, Clock::now())},
