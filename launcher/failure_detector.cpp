@@ -1,5 +1,6 @@
 #include "launcher/failure_detector.hpp"
 
+#include <algorithm>
 #include <thread>
 
 #include <fmt/format.h>
@@ -15,7 +16,13 @@ bool FailureDetector::hello(int connection, const detail::Message& hello, Clock:
   if (hello.rank < 0 || hello.rank >= static_cast<int>(ranks_.size())) return false;
   RankState& state = ranks_[static_cast<std::size_t>(hello.rank)];
   if (state.connected) return false;
-  state = {connection, static_cast<pid_t>(hello.pid), hello.node, false, true, now, now};
+  state = RankState{};
+  state.connection = connection;
+  state.pid = static_cast<pid_t>(hello.pid);
+  state.node = hello.node;
+  state.connected = true;
+  state.last_beat = now;
+  state.last_progress = now;
   rank_of_connection_[connection] = hello.rank;
   return true;
 }
@@ -32,8 +39,9 @@ void FailureDetector::message(int connection, const detail::Message& message, Cl
       break;
     case detail::MessageType::restore:
       state.last_progress = now;
-      // The job has resumed once every rank restored.
-      if (++restores_reported_ == static_cast<int>(ranks_.size())) {
+      // The job has resumed once every rank restored (a rank may restore more than once).
+      state.restored = true;
+      if (!restored_ && std::all_of(ranks_.begin(), ranks_.end(), [](const RankState& r) { return r.restored; })) {
         restored_ = message.version;
         restored_at_ = now;
       }
@@ -50,6 +58,7 @@ std::optional<Failure> FailureDetector::closed(int connection, Clock::time_point
   RankState& state = ranks_[static_cast<std::size_t>(found->second)];
   state.connected = false;
   if (state.said_bye) return std::nullopt;
+  state.died = true;
   Failure failure;
   failure.kind = "rank_died";
   failure.rank = found->second;
@@ -93,6 +102,21 @@ std::optional<Failure> FailureDetector::check_hangs(Clock::time_point now) const
   }
   }
   return std::nullopt;
+}
+
+std::vector<std::string> FailureDetector::nodes_with_every_rank_dead() const {
+  std::map<std::string, std::pair<int, int>> dead_and_total;
+  for (const auto& state : ranks_) {
+    if (state.pid <= 0) continue;
+    auto& [dead, total] = dead_and_total[state.node];
+    dead += state.died;
+    ++total;
+  }
+  std::vector<std::string> nodes;
+  for (const auto& [node, counts] : dead_and_total) {
+    if (counts.first == counts.second) nodes.push_back(node);
+  }
+  return nodes;
 }
 
 std::vector<pid_t> FailureDetector::pids() const {

@@ -41,6 +41,9 @@ class FailureDetector {
   // A rank whose last heartbeat or progress is older than the hang timeout.
   std::optional<Failure> check_hangs(Clock::time_point now) const;
 
+  // Nodes all of whose ranks died (closed without "bye"): on real hosts, a lost node looks like this.
+  std::vector<std::string> nodes_with_every_rank_dead() const;
+
   std::vector<pid_t> pids() const;
   std::optional<pid_t> pid_of(int rank) const;
   std::vector<int> ranks_on(const std::string& node) const;
@@ -57,6 +60,8 @@ class FailureDetector {
     std::string node;
     bool said_bye = false;
     bool connected = false;
+    bool died = false;
+    bool restored = false;
     Clock::time_point last_beat;
     Clock::time_point last_progress;
   };
@@ -66,7 +71,7 @@ class FailureDetector {
   std::uint64_t newest_checkpoint_ = 0;
   std::optional<std::uint64_t> restored_;
   std::optional<Clock::time_point> restored_at_;
-  int restores_reported_ = 0;
+
 };
 
 }  // namespace lazarus::launcher

@@ -1,6 +1,7 @@
 #include "launcher/fault_plan.hpp"
 
 #include <charconv>
+#include <cmath>
 #include <map>
 #include <sstream>
 
@@ -15,7 +16,7 @@ double parse_seconds(const std::string& spec, std::string text) {
   if (!text.empty() && text.back() == 's') text.pop_back();
   double value = -1;
   auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (error != std::errc{} || end != text.data() + text.size() || value < 0) {
+  if (error != std::errc{} || end != text.data() + text.size() || !std::isfinite(value) || value < 0) {
     throw UsageError(fmt::format("--inject '{}': after= needs seconds, e.g. after=3s", spec));
   }
   return value;

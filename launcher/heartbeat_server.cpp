@@ -95,6 +95,7 @@ void HeartbeatServer::accept_new(std::vector<ServerEvent>& events, Clock::time_p
 
 bool HeartbeatServer::read_from(int id, Peer& peer, std::vector<ServerEvent>& events, Clock::time_point now) {
   char chunk[4096];
+  bool closed = false;
   for (;;) {
     const ssize_t n = ::recv(peer.socket.get(), chunk, sizeof chunk, 0);
     if (n > 0) {
@@ -104,8 +105,7 @@ bool HeartbeatServer::read_from(int id, Peer& peer, std::vector<ServerEvent>& ev
     }
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
     if (n < 0 && errno == EINTR) continue;
-    // Orderly close or error: deliver complete lines first.
-    peer.buffer += '\0';  // marks the end; never a valid message byte
+    closed = true;  // orderly close or error: deliver complete lines first
     break;
   }
   std::size_t start = 0;
@@ -133,8 +133,6 @@ bool HeartbeatServer::read_from(int id, Peer& peer, std::vector<ServerEvent>& ev
     events.push_back({ServerEvent::Kind::message, id, std::move(*message), {}, now});
   }
   peer.buffer.erase(0, start);
-  const bool closed = !peer.buffer.empty() && peer.buffer.back() == '\0';
-  if (closed) peer.buffer.pop_back();
   if (peer.buffer.size() > detail::kMaxMessageBytes) {
     events.push_back({ServerEvent::Kind::rejected, id, {}, "line longer than 1024 bytes", now});
     return false;

@@ -1,6 +1,8 @@
 #include "runtime/heartbeat_protocol.hpp"
 
 #include <array>
+#include <limits>
+#include <stdexcept>
 #include <utility>
 
 #include <nlohmann/json.hpp>
@@ -9,6 +11,19 @@ namespace lazarus::detail {
 namespace {
 
 using nlohmann::json;
+
+// Integers are checked before narrowing: JSON numbers out of range must not wrap around.
+std::uint64_t unsigned_field(const json& j, const char* key) {
+  const json& value = j.at(key);
+  if (!value.is_number_unsigned()) throw std::invalid_argument(std::string(key) + " is not an unsigned integer");
+  return value.get<std::uint64_t>();
+}
+
+int int_field(const json& j, const char* key) {
+  const std::uint64_t value = unsigned_field(j, key);
+  if (value > static_cast<std::uint64_t>(std::numeric_limits<int>::max())) throw std::out_of_range(key);
+  return static_cast<int>(value);
+}
 
 constexpr std::array<std::pair<MessageType, const char*>, 6> kNames{{{MessageType::hello, "hello"},
                                                                      {MessageType::beat, "beat"},
@@ -65,15 +80,15 @@ std::optional<Message> decode(std::string_view line) noexcept {
     message.type = *type;
     if (*type == MessageType::hello) {
       message.token = j.at("token").get<std::string>();
-      message.rank = j.at("rank").get<int>();
-      message.size = j.at("size").get<int>();
+      message.rank = int_field(j, "rank");
+      message.size = int_field(j, "size");
       message.node = j.at("node").get<std::string>();
-      message.pid = j.at("pid").get<long>();
-      message.attempt = j.at("attempt").get<int>();
+      message.pid = int_field(j, "pid");
+      message.attempt = int_field(j, "attempt");
       if (message.rank < 0 || message.size <= message.rank || message.pid <= 0) return std::nullopt;
     }
     if (*type == MessageType::checkpoint || *type == MessageType::restore) {
-      message.version = j.at("version").get<std::uint64_t>();
+      message.version = unsigned_field(j, "version");
     }
     return message;
   } catch (const std::exception&) {

@@ -1,0 +1,152 @@
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "runtime/heartbeat_protocol.hpp"
+
+namespace lazarus::detail {
+namespace {
+
+Message sample_hello() {
+  Message hello = make_message(MessageType::hello);
+  hello.token = "0123456789abcdef";
+  hello.rank = 3;
+  hello.size = 4;
+  hello.node = "n2";
+  hello.pid = 4242;
+  hello.attempt = 2;
+  return hello;
+}
+
+// The line without its newline, as the server hands it to decode().
+std::string line_of(const Message& message) {
+  std::string text = encode(message);
+  EXPECT_FALSE(text.empty());
+  EXPECT_EQ(text.back(), '\n');
+  EXPECT_EQ(text.find('\n'), text.size() - 1) << "one line only";
+  text.pop_back();
+  return text;
+}
+
+TEST(HeartbeatProtocol, HelloRoundTrips) {
+  const auto decoded = decode(line_of(sample_hello()));
+  ASSERT_TRUE(decoded.has_value());
+  EXPECT_EQ(decoded->type, MessageType::hello);
+  EXPECT_EQ(decoded->token, "0123456789abcdef");
+  EXPECT_EQ(decoded->rank, 3);
+  EXPECT_EQ(decoded->size, 4);
+  EXPECT_EQ(decoded->node, "n2");
+  EXPECT_EQ(decoded->pid, 4242);
+  EXPECT_EQ(decoded->attempt, 2);
+}
+
+TEST(HeartbeatProtocol, MessagesWithoutFieldsRoundTrip) {
+  for (const MessageType type : {MessageType::beat, MessageType::progress, MessageType::bye}) {
+    const auto decoded = decode(line_of(make_message(type)));
+    ASSERT_TRUE(decoded.has_value()) << static_cast<int>(type);
+    EXPECT_EQ(decoded->type, type);
+  }
+}
+
+TEST(HeartbeatProtocol, CheckpointAndRestoreCarryTheirVersion) {
+  for (const MessageType type : {MessageType::checkpoint, MessageType::restore}) {
+    const auto decoded = decode(line_of(make_message(type, 18446744073709551615ULL)));
+    ASSERT_TRUE(decoded.has_value()) << static_cast<int>(type);
+    EXPECT_EQ(decoded->type, type);
+    EXPECT_EQ(decoded->version, 18446744073709551615ULL);
+  }
+  const auto zero = decode(line_of(make_message(MessageType::restore, 0)));
+  ASSERT_TRUE(zero.has_value());
+  EXPECT_EQ(zero->version, 0u);
+}
+
+TEST(HeartbeatProtocol, EncodesOneJsonObjectPerLine) {
+  EXPECT_EQ(encode(make_message(MessageType::beat)), "{\"type\":\"beat\"}\n");
+  EXPECT_EQ(encode(make_message(MessageType::checkpoint, 7)), "{\"type\":\"checkpoint\",\"version\":7}\n");
+}
+
+TEST(HeartbeatProtocol, DecodeRejectsTextThatIsNotJson) {
+  EXPECT_FALSE(decode("hello"));
+  EXPECT_FALSE(decode(""));
+  EXPECT_FALSE(decode("{\"type\":\"beat\""));
+}
+
+TEST(HeartbeatProtocol, DecodeRejectsJsonThatIsNotAnObject) {
+  EXPECT_FALSE(decode("[\"beat\"]"));
+  EXPECT_FALSE(decode("\"beat\""));
+  EXPECT_FALSE(decode("42"));
+  EXPECT_FALSE(decode("null"));
+}
+
+TEST(HeartbeatProtocol, DecodeRejectsAnUnknownOrMissingType) {
+  EXPECT_FALSE(decode(R"({"type":"reboot"})"));
+  EXPECT_FALSE(decode(R"({"type":5})"));
+  EXPECT_FALSE(decode(R"({"version":5})"));
+}
+
+TEST(HeartbeatProtocol, DecodeRejectsAHelloMissingAField) {
+  for (const char* field : {"token", "rank", "size", "node", "pid", "attempt"}) {
+    std::string line = line_of(sample_hello());
+    const std::string key = std::string("\"") + field + "\":";
+    const auto at = line.find(key);
+    ASSERT_NE(at, std::string::npos) << field;
+    line.replace(at, key.size(), std::string("\"x") + field + "\":");  // renamed away
+    EXPECT_FALSE(decode(line)) << "hello without " << field << ": " << line;
+  }
+}
+
+TEST(HeartbeatProtocol, DecodeRejectsAHelloWithFieldsOfTheWrongType) {
+  EXPECT_FALSE(decode(R"({"type":"hello","token":"t","rank":"0","size":2,"node":"n","pid":5,"attempt":1})"));
+  EXPECT_FALSE(decode(R"({"type":"hello","token":7,"rank":0,"size":2,"node":"n","pid":5,"attempt":1})"));
+}
+
+TEST(HeartbeatProtocol, DecodeRejectsAHelloWithAnImpossibleRankOrPid) {
+  Message hello = sample_hello();
+  hello.rank = 4;  // == size
+  EXPECT_FALSE(decode(line_of(hello)));
+  hello.rank = 5;
+  EXPECT_FALSE(decode(line_of(hello)));
+  hello.rank = -1;
+  EXPECT_FALSE(decode(line_of(hello)));
+  hello = sample_hello();
+  hello.pid = 0;
+  EXPECT_FALSE(decode(line_of(hello)));
+  hello.pid = -7;
+  EXPECT_FALSE(decode(line_of(hello)));
+}
+
+TEST(HeartbeatProtocol, DecodeRejectsACheckpointWithoutVersion) {
+  EXPECT_FALSE(decode(R"({"type":"checkpoint"})"));
+  EXPECT_FALSE(decode(R"({"type":"restore","version":"3"})"));
+}
+
+// A version is an unsigned count: -1 must not become 18446744073709551615.
+TEST(HeartbeatProtocol, DecodeRejectsANegativeVersion) {
+  EXPECT_FALSE(decode(R"({"type":"checkpoint","version":-1})"));
+}
+
+// A rank too large for an int must not wrap around to a valid rank.
+TEST(HeartbeatProtocol, DecodeRejectsARankThatOverflowsAnInt) {
+  EXPECT_FALSE(decode(R"({"type":"hello","token":"t","rank":4294967296,"size":2,"node":"n","pid":5,"attempt":1})"));
+}
+
+TEST(HeartbeatProtocol, DecodeAcceptsExactlyTheLongestLine) {
+  Message hello = sample_hello();
+  hello.token.clear();
+  const std::size_t base = line_of(hello).size();
+  hello.token.assign(kMaxMessageBytes - base, 't');
+  ASSERT_EQ(line_of(hello).size(), kMaxMessageBytes);
+  EXPECT_TRUE(decode(line_of(hello)));
+  hello.token += 't';
+  ASSERT_EQ(line_of(hello).size(), kMaxMessageBytes + 1);
+  EXPECT_FALSE(decode(line_of(hello)));
+}
+
+TEST(HeartbeatProtocol, DecodeRejectsLinesLongerThanTheLimitEvenWithSpaces) {
+  // Valid JSON, but padded past the limit.
+  const std::string line = R"({"type":"beat"})" + std::string(kMaxMessageBytes, ' ');
+  EXPECT_FALSE(decode(line));
+}
+
+}  // namespace
+}  // namespace lazarus::detail
