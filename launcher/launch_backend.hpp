@@ -19,6 +19,7 @@ struct LaunchPlan {
   bool logical_nodes = false;               // all groups run on this host
   std::vector<NodeGroup> groups;            // in rank order
   std::map<std::string, std::string> environment;  // for every rank
+  std::map<std::string, std::string> mca;          // Open MPI parameters for the whole job
   std::vector<std::string> command;         // the application and its arguments
 };
 

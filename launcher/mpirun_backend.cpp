@@ -13,6 +13,9 @@ class MpirunBackend final : public LaunchBackend {
     std::vector<std::string> argv{mpirun_};
     // Logical nodes share this host: more ranks than cores is expected there.
     if (plan.logical_nodes) argv.push_back("--oversubscribe");
+    // Global options must come before the first application context: with several contexts, an
+    // OMPI_MCA_ variable in the environment reaches only the first context's ranks.
+    for (const auto& [name, value] : plan.mca) argv.insert(argv.end(), {"--mca", name, value});
     argv.insert(argv.end(), extra_.begin(), extra_.end());
     for (const auto& [name, value] : plan.environment) {
       argv.insert(argv.end(), {"-x", name});  // mpirun forwards its own value of `name`

@@ -91,9 +91,9 @@ LaunchPlan Supervisor::plan_for(int attempt, const std::string& shm_dir) const {
                       {"LAZARUS_LAUNCHER", server_.address()},
                       {"LAZARUS_LAUNCHER_TOKEN", token_},
                       {"LAZARUS_HEARTBEAT", fmt::format("{}", options_.heartbeat_seconds)},
-                      {"LAZARUS_ATTEMPT", std::to_string(attempt)},
-                      // Open MPI's shared-memory segments of this attempt, removed at teardown.
-                      {"OMPI_MCA_btl_vader_backing_directory", shm_dir}};
+                      {"LAZARUS_ATTEMPT", std::to_string(attempt)}};
+  // Open MPI's shared-memory segments of this attempt go to a folder removed at teardown.
+  plan.mca = {{"btl_vader_backing_directory", shm_dir}};
   for (const Fault& fault : faults_) {
     if (fault.action != Fault::Action::crash || fault.attempt != attempt) continue;
     std::string spec = fmt::format("{},rank={}", fault.point, fault.rank);

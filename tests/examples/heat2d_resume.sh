@@ -16,6 +16,8 @@ args=(--n 384 --steps "$steps" --checkpoint-every 400 --job resume)
 kill_after=2
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/heat2d_resume.XXXXXX")
+# A killed job cannot remove its Open MPI shared-memory segments: keep them in $work, not /dev/shm.
+export OMPI_MCA_btl_vader_backing_directory=$work
 sid=""  # session of the job being killed, while it may still have processes
 
 fail() {

@@ -9,6 +9,8 @@ shift 4
 acceptable=("$@")
 work=$(mktemp -d "${TMPDIR:-/tmp}/lazarus-crash-XXXXXX")
 trap 'rm -rf "$work"' EXIT
+# A killed job cannot remove its Open MPI shared-memory segments: keep them in $work, not /dev/shm.
+export OMPI_MCA_btl_vader_backing_directory=$work
 
 set +e
 LAZARUS_FAULT="$point,rank=$rank,version=3" "$mpiexec" -n 4 "$writer" write "$work" >"$work/write.log" 2>&1
