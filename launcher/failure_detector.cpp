@@ -127,6 +127,14 @@ std::vector<pid_t> FailureDetector::pids() const {
   return result;
 }
 
+std::vector<pid_t> FailureDetector::pids_on(const std::string& host) const {
+  std::vector<pid_t> result;
+  for (const auto& state : ranks_) {
+    if (state.pid > 0 && state.node == host) result.push_back(state.pid);
+  }
+  return result;
+}
+
 std::optional<pid_t> FailureDetector::pid_of(int rank) const {
   if (rank < 0 || rank >= static_cast<int>(ranks_.size())) return std::nullopt;
   const auto& state = ranks_[static_cast<std::size_t>(rank)];

@@ -45,6 +45,8 @@ class FailureDetector {
   std::vector<std::string> nodes_with_every_rank_dead() const;
 
   std::vector<pid_t> pids() const;
+  // The pids of ranks that run on `host` (a pid means nothing on another machine).
+  std::vector<pid_t> pids_on(const std::string& host) const;
   std::optional<pid_t> pid_of(int rank) const;
   std::vector<int> ranks_on(const std::string& node) const;
   int connected_ranks() const;

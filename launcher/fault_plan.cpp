@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cmath>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -77,6 +78,12 @@ Fault parse_fault(const std::string& spec) {
     auto rank = take("rank");
     if (!point || !rank) throw UsageError(fmt::format("--inject '{}': crash needs point=P and rank=R", spec));
     fault.point = *point;
+    static const std::set<std::string> kPoints = {"before_write", "during_write", "after_write",
+                                                  "during_commit", "after_commit", "during_restore"};
+    if (!kPoints.contains(fault.point)) {
+      throw UsageError(fmt::format("--inject '{}': unknown point '{}' (before_write, during_write, after_write, "
+                                   "during_commit, after_commit, during_restore)", spec, fault.point));
+    }
     fault.rank = parse_int(spec, "rank", *rank);
     if (auto version = take("version")) fault.version = static_cast<unsigned long long>(parse_int(spec, "version", *version));
     if (auto attempt = take("attempt")) fault.attempt = parse_int(spec, "attempt", *attempt);

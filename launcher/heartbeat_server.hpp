@@ -33,8 +33,9 @@ class HeartbeatServer {
 
   // Waits up to `timeout` for activity and returns the events it produced (possibly none).
   std::vector<ServerEvent> poll(std::chrono::milliseconds timeout);
-  // Closes every peer connection (between attempts).
+  // Closes every peer connection (between attempts), or one.
   void drop_all();
+  void drop(int connection) { peers_.erase(connection); }
 
  private:
   struct Peer {

@@ -66,6 +66,8 @@ SessionLeader::SessionLeader(const std::vector<std::string>& argv,
   if (pid_ < 0) throw std::runtime_error(fmt::format("fork failed: {}", std::strerror(errno)));
   if (pid_ == 0) {
     ::setsid();
+    // If the launcher itself is killed, mpirun goes too (and takes its ranks down).
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     ::execvpe(argument_pointers[0], argument_pointers.data(), environment_pointers.data());
     const char message[] = "lazarus: cannot execute the launch command\n";
     [[maybe_unused]] auto ignored = ::write(2, message, sizeof message - 1);

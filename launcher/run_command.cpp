@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -110,7 +111,7 @@ int RunCommand::execute() {
   if (o.command.empty()) throw UsageError("no program to run: give it after --, e.g. lazarus run -n 4 -- ./app args");
   if (o.dir.empty()) o.dir = environment_or("LAZARUS_DIR", "./lazarus-ckpt");
   if (o.job.empty()) o.job = environment_or("LAZARUS_JOB", "default");
-  o.dir = std::filesystem::absolute(o.dir);
+  o.dir = std::filesystem::absolute(o.dir).lexically_normal();
   if (o.local_root.empty()) o.local_root = o.dir / o.job / "nodes";
   if (o.events_file.empty()) o.events_file = o.dir / o.job / "events.jsonl";
   if (!executable_exists(o.command.front())) {
@@ -131,6 +132,9 @@ int RunCommand::execute() {
     pool = NodePool::hosts(o.hosts.empty() ? read_hostfile(o.hostfile) : o.hosts);
   } else {
     if (o.spares > 0) throw UsageError("--spares needs nodes to hold back: give --local-nodes, --nodes or --hostfile");
+    if (command_->count("--ranks-per-node") > 0) {
+      throw UsageError("--ranks-per-node needs nodes to place ranks on: give --local-nodes, --nodes or --hostfile");
+    }
     o.ranks_per_node = o.ranks;  // everything on this host
   }
   pool.assign(o.ranks, o.ranks_per_node, o.spares);
@@ -139,7 +143,11 @@ int RunCommand::execute() {
   ::gethostname(host, sizeof host - 1);
   if (o.listen_address.empty()) o.listen_address = pool.logical() ? "127.0.0.1" : "0.0.0.0";
   o.advertised_address = o.listen_address == "0.0.0.0" ? std::string(host) : o.listen_address;
+  std::set<int> crash_attempts;
   for (const Fault& fault : faults) {
+    if (fault.action == Fault::Action::crash && !crash_attempts.insert(fault.attempt).second) {
+      throw UsageError(fmt::format("--inject '{}': only one crash fault per attempt (LAZARUS_FAULT holds one)", fault.text));
+    }
     if (fault.rank >= o.ranks) throw UsageError(fmt::format("--inject '{}': rank {} does not exist", fault.text, fault.rank));
     if (fault.action == Fault::Action::kill_node) {
       const auto& all = pool.nodes();

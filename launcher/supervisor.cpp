@@ -47,6 +47,12 @@ class ScopedFolder {
   std::filesystem::path path_;
 };
 
+std::string this_host() {
+  char name[256] = {};
+  ::gethostname(name, sizeof name - 1);
+  return name;
+}
+
 double unix_seconds_now() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
@@ -123,7 +129,13 @@ void Supervisor::fire_due_faults(const FailureDetector& detector, int attempt) {
     } else if (detector.pid_of(fault.rank)) {
       ranks = {fault.rank};
     }
-    if (ranks.empty()) continue;  // not started yet: fire as soon as its ranks said hello
+    if (!nodes_.logical()) {
+      std::erase_if(ranks, [&](int rank) {
+        const auto local = detector.pids_on(this_host());
+        return std::find(local.begin(), local.end(), *detector.pid_of(rank)) == local.end();
+      });
+    }
+    if (ranks.empty()) continue;  // not started yet (or elsewhere): fire once its ranks said hello here
     const int signal = fault.action == Fault::Action::stop ? SIGSTOP : SIGKILL;
     for (int rank : ranks) {
       ::kill(*detector.pid_of(rank), signal);
@@ -139,7 +151,7 @@ void Supervisor::fire_due_faults(const FailureDetector& detector, int attempt) {
     last_fault_at_ = Clock::now();
     events_.record("fault_injected",
                    {{"fault", fault.text}, {"attempt", attempt}, {"ranks", ranks}, {"signal", signal}},
-                   fmt::format("injected fault '{}': {} to rank{} {}{}", fault.text, strsignal(signal),
+                   fmt::format("injected fault '{}': SIG{} sent to rank{} {}{}", fault.text, sigabbrev_np(signal),
                                ranks.size() > 1 ? "s" : "", fmt::join(ranks, ","),
                                fault.action == Fault::Action::kill_node ? " (node's local folder removed)" : ""));
   }
@@ -158,6 +170,7 @@ Supervisor::AttemptOutcome Supervisor::run_attempt(int attempt) {
                  fmt::format("launch: attempt {} with {} ranks on nodes {} ({} spare{} left)", attempt, options_.ranks,
                              fmt::join(hosting, ","), nodes_.spares_left(), nodes_.spares_left() == 1 ? "" : "s"));
   const auto launched_at = Clock::now();
+  attempt_started_unix_ = unix_seconds_now();
   SessionLeader job(backend_->command_line(plan), environment);
   FailureDetector detector(options_.ranks, options_.hang_timeout_seconds);
   AttemptOutcome outcome;
@@ -182,6 +195,7 @@ Supervisor::AttemptOutcome Supervisor::run_attempt(int attempt) {
       }
       if (event.message.type == detail::MessageType::hello) {
         if (event.message.attempt != attempt || !detector.hello(event.connection, event.message, event.at)) {
+          server_.drop(event.connection);
           events_.record("connection_rejected", {{"reason", "unexpected hello"}, {"rank", event.message.rank}},
                          fmt::format("ignored a hello from rank {} of attempt {}", event.message.rank, event.message.attempt));
         }
@@ -256,7 +270,10 @@ Supervisor::AttemptOutcome Supervisor::run_attempt(int attempt) {
                                failure.detected_by, latency));
   }
   const auto teardown_start = Clock::now();
-  const auto survivors = job.kill_all(detector.pids(), std::chrono::milliseconds(2000));
+  // Logical nodes are all this host; on real hosts only this host's pids are ours to signal (mpirun
+  // takes the remote ranks down with it).
+  const auto survivors = job.kill_all(nodes_.logical() ? detector.pids() : detector.pids_on(this_host()),
+                                      std::chrono::milliseconds(2000));
   server_.drop_all();
   if (!outcome.finished) {
     events_.record("teardown", {{"attempt", attempt}, {"seconds", seconds_between(teardown_start, Clock::now())},
@@ -284,6 +301,7 @@ int Supervisor::run() {
   become_subreaper();
   std::signal(SIGINT, on_interrupt);
   std::signal(SIGTERM, on_interrupt);
+  std::signal(SIGHUP, on_interrupt);
   first_version_ = newest_complete_version().first;
   int consecutive_without_checkpoint = 0;
   for (int attempt = 1;; ++attempt) {
@@ -297,7 +315,8 @@ int Supervisor::run() {
     }
     ++failures_;
     const auto [version_after, committed_at] = newest_complete_version();
-    const double work_lost = committed_at ? std::max(0.0, unix_seconds_now() - *committed_at) : events_.elapsed_seconds();
+    // Work done in this attempt after the checkpoint it will restart from.
+    const double work_lost = unix_seconds_now() - std::max(attempt_started_unix_, committed_at.value_or(0.0));
     time_lost_seconds_ += work_lost;
 
     // Logical nodes whose local folder is gone are lost; so are real hosts all of whose ranks died

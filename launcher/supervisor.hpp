@@ -30,6 +30,7 @@ class Supervisor {
     std::optional<Failure> failure;
   };
   AttemptOutcome run_attempt(int attempt);
+  double attempt_started_unix_ = 0;  // wall clock at the current attempt's launch
   LaunchPlan plan_for(int attempt, const std::string& shm_dir) const;
   void fire_due_faults(const FailureDetector& detector, int attempt);
   // Newest complete version in the checkpoint folder (0: none) and when it was committed.
