@@ -9,8 +9,8 @@
 
 namespace lazarus::launcher {
 
-FailureDetector::FailureDetector(int ranks, double hang_timeout_seconds)
-    : ranks_(static_cast<std::size_t>(ranks)), hang_timeout_(hang_timeout_seconds) {}
+FailureDetector::FailureDetector(int ranks, double hang_timeout_seconds, double heartbeat_seconds)
+    : ranks_(static_cast<std::size_t>(ranks)), hang_timeout_(hang_timeout_seconds), heartbeat_(heartbeat_seconds) {}
 
 bool FailureDetector::hello(int connection, const detail::Message& hello, Clock::time_point now) {
   if (hello.rank < 0 || hello.rank >= static_cast<int>(ranks_.size())) return false;
@@ -78,6 +78,29 @@ std::optional<Failure> FailureDetector::closed(int connection, Clock::time_point
   return failure;
 }
 
+// Ranks that stopped progressing are often only waiting for one that stopped altogether (a halo
+// exchange with a frozen peer): when some rank has been silent for three heartbeat intervals, it is
+// the one to blame, even before its silence reaches the hang timeout.
+void FailureDetector::blame_the_silent_rank(Failure& failure, Clock::time_point now) const {
+  const RankState* silent = nullptr;
+  std::size_t silent_rank = 0;
+  for (std::size_t rank = 0; rank < ranks_.size(); ++rank) {
+    const RankState& state = ranks_[rank];
+    if (!state.connected || state.said_bye) continue;
+    if (silent == nullptr || state.last_beat < silent->last_beat) {
+      silent = &state;
+      silent_rank = rank;
+    }
+  }
+  const double silence = silent ? std::chrono::duration<double>(now - silent->last_beat).count() : 0;
+  if (silent == nullptr || silence < 3 * heartbeat_) return;
+  failure.rank = static_cast<int>(silent_rank);
+  failure.node = silent->node;
+  failure.cause = process_alive(silent->pid) ? "process alive but silent" : "process gone";
+  failure.detected_by = fmt::format("no heartbeat for {:.1f} s while the other ranks made no progress", silence);
+  failure.evidence_at = silent->last_beat;
+}
+
 std::optional<Failure> FailureDetector::check_hangs(Clock::time_point now) const {
   const auto limit = std::chrono::duration<double>(hang_timeout_);
   // A silent rank is the likelier culprit than ranks that only stopped progressing (waiting for it),
@@ -98,6 +121,7 @@ std::optional<Failure> FailureDetector::check_hangs(Clock::time_point now) const
                                   : fmt::format("no progress for {:.1f} s", hang_timeout_);
     failure.detected_at = now;
     failure.evidence_at = no_beat ? state.last_beat : state.last_progress;
+    if (!no_beat) blame_the_silent_rank(failure, now);
     return failure;
   }
   }

@@ -28,7 +28,8 @@ struct Failure {
 
 class FailureDetector {
  public:
-  FailureDetector(int ranks, double hang_timeout_seconds);
+  // `heartbeat_seconds`: how often ranks beat; a rank silent for three intervals is suspect.
+  FailureDetector(int ranks, double hang_timeout_seconds, double heartbeat_seconds = 0.25);
 
   // A rank introduced itself on `connection`. Returns false for a rank number out of range or a rank
   // already connected (the caller rejects the connection).
@@ -67,9 +68,12 @@ class FailureDetector {
     Clock::time_point last_beat;
     Clock::time_point last_progress;
   };
+  void blame_the_silent_rank(Failure& failure, Clock::time_point now) const;
+
   std::vector<RankState> ranks_;
   std::map<int, int> rank_of_connection_;
   double hang_timeout_;
+  double heartbeat_;
   std::uint64_t newest_checkpoint_ = 0;
   std::optional<std::uint64_t> restored_;
   std::optional<Clock::time_point> restored_at_;

@@ -172,7 +172,7 @@ Supervisor::AttemptOutcome Supervisor::run_attempt(int attempt) {
   const auto launched_at = Clock::now();
   attempt_started_unix_ = unix_seconds_now();
   SessionLeader job(backend_->command_line(plan), environment);
-  FailureDetector detector(options_.ranks, options_.hang_timeout_seconds);
+  FailureDetector detector(options_.ranks, options_.hang_timeout_seconds, options_.heartbeat_seconds);
   AttemptOutcome outcome;
   bool resumed_reported = false;
   std::uint64_t checkpoint_reported = 0;

@@ -34,9 +34,8 @@ RankRecord write_rank_piece(const backends::Communicator& comm, const Options& o
   backends::RankFileWriter writer(version_dir / record.file, header,
                                   {options.compression_level, options.chunk_bytes}, regions.total_bytes());
   for (const Region& region : regions.all()) {
-    backends::RegionPayload payload{region.name, region.type, region.shape, region.data, region.bytes(),
-                                    XXH3_64bits(region.data, region.bytes())};
-    writer.write(payload);
+    backends::RegionPayload payload{region.name, region.type, region.shape, region.data, region.bytes()};
+    payload.checksum = writer.write_and_hash(payload);
     record.regions.push_back({region.name, region.type, region.shape, payload.bytes, payload.checksum});
     if (record.regions.size() == 1) fault_point("during_write", comm.rank(), version);
   }

@@ -137,8 +137,7 @@ void check_region(const backends::RankFileReader& reader, const std::filesystem:
   if (in_file.type != expected.type || in_file.shape != expected.shape || in_file.checksum != expected.xxh3) {
     throw CorruptCheckpoint(fmt::format("region '{}' in {} disagrees with the manifest", expected.name, file.string()));
   }
-  reader.read(expected.name, destination, bytes);
-  const std::uint64_t checksum = XXH3_64bits(destination, bytes);
+  const std::uint64_t checksum = reader.read(expected.name, destination, bytes);
   if (checksum != expected.xxh3) {
     throw CorruptCheckpoint(fmt::format("region '{}' in {}: checksum mismatch (stored {:016x}, read {:016x})",
                                         expected.name, file.string(), expected.xxh3, checksum));

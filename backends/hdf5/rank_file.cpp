@@ -1,14 +1,22 @@
 #include "backends/hdf5/rank_file.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <array>
+#include <cerrno>
 #include <cstring>
 #include <memory>
 #include <numeric>
+#include <optional>
 #include <span>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <xxhash.h>
 
+#include "backends/hdf5/byte_shuffle.hpp"
 #include "backends/hdf5/h5_filters.hpp"
 #include "backends/hdf5/h5_types.hpp"
 #include "backends/posix/durable_io.hpp"
@@ -62,6 +70,172 @@ std::string read_string_attribute(hid_t object, const char* name, std::string_vi
   return value;
 }
 
+// Chunks that are each one contiguous run of the row-major data: dimensions before `split` are
+// chunked by 1, those after it whole. chunk_shape_for always produces such chunks, which lets a chunk
+// be compressed straight from (and decompressed straight into) the caller's memory.
+struct SlabChunks {
+  std::vector<hsize_t> dims;
+  std::vector<hsize_t> chunk;
+  std::size_t split = 0;           // the dimension cut into pieces of chunk[split]
+  std::size_t inner = 1;           // elements per index step of `split`
+  std::size_t steps = 0;           // chunks along `split`
+  std::size_t count = 0;           // chunks in all
+  std::size_t chunk_elements = 0;  // elements in one (whole) chunk
+
+  // Chunk `index` (row-major over chunk positions): its offset in the dataset, where its data begin
+  // in the row-major buffer and how many of its elements lie inside the dataset.
+  std::size_t locate(std::size_t index, std::vector<hsize_t>& offset, std::size_t& keep) const {
+    std::size_t outer = index / steps;
+    const std::size_t step = index % steps;
+    offset.assign(dims.size(), 0);
+    for (std::size_t d = split; d-- > 0;) {
+      offset[d] = outer % dims[d];
+      outer /= dims[d];
+    }
+    offset[split] = step * chunk[split];
+    std::size_t first_row = 0;  // row-major index of the chunk's first element, in units of `inner`
+    for (std::size_t d = 0; d <= split; ++d) first_row = first_row * dims[d] + offset[d];
+    keep = std::min<std::size_t>(chunk[split], dims[split] - offset[split]) * inner;
+    return first_row * inner;
+  }
+};
+
+std::optional<SlabChunks> slab_chunks(std::vector<hsize_t> dims, std::vector<hsize_t> chunk) {
+  if (dims.empty() || dims.size() != chunk.size()) return std::nullopt;
+  SlabChunks slabs;
+  slabs.split = 0;
+  for (std::size_t d = dims.size(); d-- > 0;) {
+    if (chunk[d] != dims[d]) {
+      slabs.split = d;
+      break;
+    }
+  }
+  for (std::size_t d = 0; d < dims.size(); ++d) {
+    if (dims[d] == 0 || chunk[d] == 0) return std::nullopt;
+    if (d < slabs.split && chunk[d] != 1) return std::nullopt;
+    if (d > slabs.split) slabs.inner *= dims[d];
+  }
+  if (chunk[slabs.split] > dims[slabs.split]) return std::nullopt;
+  slabs.steps = (dims[slabs.split] + chunk[slabs.split] - 1) / chunk[slabs.split];
+  slabs.count = slabs.steps;
+  for (std::size_t d = 0; d < slabs.split; ++d) slabs.count *= dims[d];
+  slabs.chunk_elements = chunk[slabs.split] * slabs.inner;
+  slabs.dims = std::move(dims);
+  slabs.chunk = std::move(chunk);
+  return slabs;
+}
+
+struct HashStateDeleter {
+  void operator()(XXH3_state_t* state) const noexcept { XXH3_freeState(state); }
+};
+using HashState = std::unique_ptr<XXH3_state_t, HashStateDeleter>;
+
+HashState new_hash_state() {
+  HashState state(XXH3_createState());
+  if (!state || XXH3_64bits_reset(state.get()) != XXH_OK) throw Error("cannot allocate an XXH3 state");
+  return state;
+}
+
+std::string describe_offset(const std::vector<hsize_t>& offset) { return fmt::format("[{}]", fmt::join(offset, ", ")); }
+
+// Large checkpoints write the image's bytes to disk as they are produced; every this many bytes the
+// kernel is asked to start writing them back (sync_file_range), so that fsync finds little left.
+constexpr std::uint64_t kWritebackStepBytes = std::uint64_t{8} << 20;
+
+// The core driver grows its image by at most this much at a time. It zeroes every new step in full,
+// so one step as large as the uncompressed data would touch memory that compression saved; realloc
+// moves the pages of a large image instead of copying them.
+constexpr std::size_t kImageStepBytes = std::size_t{16} << 20;
+
+// The image the core driver holds, read in place rather than copied with H5Fget_file_image:
+// H5Fget_vfd_handle hands out the driver's memory pointer. While the file is open, HDF5 keeps the
+// superblock's status flags set ("open for writing"), and H5Fget_file_image clears them in its copy;
+// `head` is the start of the superblock with them cleared likewise, to be written (and hashed) in
+// place of the image's first bytes. Only for superblock versions 0 and 1, which carry no checksum
+// (Lazarus writes version 0); `bytes` is null otherwise, and the caller copies.
+struct CoreImage {
+  const std::byte* bytes = nullptr;
+  std::array<std::byte, 24> head{};  // superblock bytes 0..23; status flags are bytes 20..23
+};
+
+CoreImage core_image(hid_t file) {
+  CoreImage image;
+  void* handle = nullptr;
+  if (H5Fget_vfd_handle(file, H5P_DEFAULT, &handle) < 0 || handle == nullptr) return image;
+  const auto* bytes = *static_cast<const std::byte* const*>(handle);
+  if (bytes == nullptr) return image;
+  constexpr unsigned char kSignature[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+  if (std::memcmp(bytes, kSignature, sizeof kSignature) != 0) return image;
+  H5F_info2_t info{};
+  if (H5Fget_info2(file, &info) < 0 || info.super.version > 1) return image;
+  // Signature and version (9 bytes), 11 bytes of versions and sizes, then 4 bytes of status flags.
+  std::memcpy(image.head.data(), bytes, image.head.size());
+  std::fill(image.head.begin() + 20, image.head.end(), std::byte{0});
+  image.bytes = bytes;
+  return image;
+}
+
+// Reads a dataset that this file's writer stored chunk by chunk (shuffle + zstd, whole chunks that
+// are contiguous runs of the data) with H5Dread_chunk, decompressing and unshuffling straight into
+// `destination`: no HDF5 filter pipeline, no intermediate copies. Returns false, having read
+// nothing useful, for a dataset in any other form; H5Dread then handles it.
+// `checksum` receives the XXH3-64 of everything written to `destination`.
+bool read_chunks_directly(hid_t dataset, const StoredRegion& stored, std::byte* destination, const std::string& where,
+                          std::uint64_t& checksum) {
+  if (stored.shape.empty()) return false;
+  H5PropertyList create(H5Dget_create_plist(dataset));
+  if (create.get() < 0 || H5Pget_layout(create.get()) != H5D_CHUNKED || H5Pget_nfilters(create.get()) != 2) return false;
+  const H5Z_filter_t expected_filters[2] = {H5Z_FILTER_SHUFFLE, kZstdFilterId};
+  for (unsigned i = 0; i < 2; ++i) {
+    unsigned flags = 0;
+    std::size_t values = 0;
+    unsigned config = 0;
+    if (H5Pget_filter2(create.get(), i, &flags, &values, nullptr, 0, nullptr, &config) != expected_filters[i]) return false;
+  }
+  H5Datatype file_type(H5Dget_type(dataset));
+  if (file_type.get() < 0 || H5Tequal(file_type.get(), h5_native_type(stored.type)) <= 0) return false;
+  const auto rank = static_cast<int>(stored.shape.size());
+  std::vector<hsize_t> chunk(stored.shape.size());
+  if (H5Pget_chunk(create.get(), rank, chunk.data()) != rank) return false;
+  const auto slabs = slab_chunks(std::vector<hsize_t>(stored.shape.begin(), stored.shape.end()), chunk);
+  if (!slabs) return false;
+
+  const std::size_t element_bytes = element_size(stored.type);
+  const std::size_t chunk_bytes = slabs->chunk_elements * element_bytes;
+  const std::size_t frame_capacity = zstd_frame_bound(chunk_bytes);
+  auto frame = std::make_unique_for_overwrite<std::byte[]>(frame_capacity);
+  auto plain = std::make_unique_for_overwrite<std::byte[]>(chunk_bytes);
+  HashState hash = new_hash_state();
+  std::vector<hsize_t> offset;
+  std::size_t expected_first = 0;  // chunks come in memory order, so the hash runs over the buffer in order
+  for (std::size_t index = 0; index < slabs->count; ++index) {
+    std::size_t keep = 0;
+    const std::size_t first = slabs->locate(index, offset, keep);
+    if (first != expected_first) return false;  // cannot happen for slab chunks; H5Dread would do
+    expected_first = first + keep;
+    hsize_t frame_bytes = 0;
+    h5_check<CorruptCheckpoint>(H5Dget_chunk_storage_size(dataset, offset.data(), &frame_bytes),
+                                fmt::format("{}: chunk at {}", where, describe_offset(offset)));
+    if (frame_bytes == 0 || frame_bytes > frame_capacity) {
+      throw CorruptCheckpoint(fmt::format("{}: chunk at {} is {} bytes, not a zstd frame of a {}-byte chunk", where,
+                                          describe_offset(offset), frame_bytes, chunk_bytes));
+    }
+    std::uint32_t skipped_filters = 0;
+    h5_check<CorruptCheckpoint>(H5Dread_chunk(dataset, H5P_DEFAULT, offset.data(), &skipped_filters, frame.get()),
+                                fmt::format("{}: chunk at {}", where, describe_offset(offset)));
+    if (skipped_filters != 0) return false;  // valid HDF5, but not how Lazarus writes
+    if (!zstd_decompress_frame({frame.get(), static_cast<std::size_t>(frame_bytes)}, {plain.get(), chunk_bytes})) {
+      throw CorruptCheckpoint(fmt::format("{}: chunk at {} is not one valid zstd frame of {} bytes", where,
+                                          describe_offset(offset), chunk_bytes));
+    }
+    std::byte* const out = destination + first * element_bytes;
+    unshuffle_bytes(plain.get(), slabs->chunk_elements, element_bytes, out, keep);
+    XXH3_64bits_update(hash.get(), out, keep * element_bytes);
+  }
+  checksum = XXH3_64bits_digest(hash.get());
+  return true;
+}
+
 }  // namespace
 
 std::vector<hsize_t> chunk_shape_for(const std::vector<std::size_t>& shape, std::size_t element_bytes,
@@ -89,10 +263,10 @@ RankFileWriter::RankFileWriter(std::filesystem::path path, const RankFileHeader&
   H5QuietErrors quiet;
   const std::string where = fmt::format("cannot create checkpoint file {}", path_.string());
   H5PropertyList access(h5_check<IoError>(H5Pcreate(H5P_FILE_ACCESS), where));
-  // One allocation as large as the uncompressed data (plus metadata): pages never written cost nothing.
-  const std::size_t increment = expected_bytes + (std::size_t{1} << 20);
+  const std::size_t increment = std::min(expected_bytes + (std::size_t{1} << 20), kImageStepBytes);
   h5_check<IoError>(H5Pset_fapl_core(access.get(), increment, /*backing_store=*/0), where);
   file_ = H5File(h5_check<IoError>(H5Fcreate(path_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, access.get()), where));
+  out_ = open_file(path_, O_WRONLY | O_CREAT | O_TRUNC);
   const hid_t root = file_.get();
   write_attribute<IoError>(root, kFormatAttribute, H5T_NATIVE_INT, &header.format_version, where);
   write_string_attribute(root, kJobAttribute, header.job, where);
@@ -101,7 +275,11 @@ RankFileWriter::RankFileWriter(std::filesystem::path path, const RankFileHeader&
   write_attribute<IoError>(root, kNranksAttribute, H5T_NATIVE_INT, &header.nranks, where);
 }
 
-void RankFileWriter::write(const RegionPayload& region) {
+void RankFileWriter::write(const RegionPayload& region) { write_region(region, false); }
+
+std::uint64_t RankFileWriter::write_and_hash(const RegionPayload& region) { return write_region(region, true); }
+
+std::uint64_t RankFileWriter::write_region(const RegionPayload& region, bool hash) {
   H5QuietErrors quiet;
   const std::string where = fmt::format("cannot write region '{}' to {}", region.name, path_.string());
   const hid_t type = h5_native_type(region.type);
@@ -109,6 +287,7 @@ void RankFileWriter::write(const RegionPayload& region) {
 
   H5Dataspace space;
   H5PropertyList create(h5_check<IoError>(H5Pcreate(H5P_DATASET_CREATE), where));
+  std::vector<hsize_t> chunk;  // empty: contiguous
   if (region.shape.empty()) {
     space = H5Dataspace(h5_check<IoError>(H5Screate(H5S_SCALAR), where));
   } else {
@@ -116,7 +295,7 @@ void RankFileWriter::write(const RegionPayload& region) {
     space = H5Dataspace(h5_check<IoError>(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), where));
     // Empty datasets and uncompressed checkpoints stay contiguous: filters need chunks.
     if (elements > 0 && settings_.compression_level > 0) {
-      std::vector<hsize_t> chunk = chunk_shape_for(region.shape, element_size(region.type), settings_.chunk_bytes);
+      chunk = chunk_shape_for(region.shape, element_size(region.type), settings_.chunk_bytes);
       h5_check<IoError>(H5Pset_chunk(create.get(), static_cast<int>(chunk.size()), chunk.data()), where);
       h5_check<IoError>(H5Pset_shuffle(create.get()), where);
       const unsigned level = static_cast<unsigned>(settings_.compression_level);
@@ -128,24 +307,136 @@ void RankFileWriter::write(const RegionPayload& region) {
   H5Dataset dataset(h5_check<IoError>(H5Dcreate2(file_.get(), region.name.c_str(), type, space.get(), H5P_DEFAULT,
                                                  create.get(), H5P_DEFAULT),
                                       where));
-  if (elements > 0) {
-    h5_check<IoError>(H5Dwrite(dataset.get(), type, H5S_ALL, H5S_ALL, H5P_DEFAULT, region.data), where);
+  std::uint64_t checksum = region.checksum;
+  if (!chunk.empty()) {
+    const std::uint64_t hashed = write_chunks(dataset.get(), region, chunk, hash, where);
+    if (hash) checksum = hashed;
+  } else {
+    if (elements > 0) h5_check<IoError>(H5Dwrite(dataset.get(), type, H5S_ALL, H5S_ALL, H5P_DEFAULT, region.data), where);
+    if (hash) checksum = XXH3_64bits(region.data, region.bytes);
   }
-  write_attribute<IoError>(dataset.get(), kChecksumAttribute, H5T_NATIVE_UINT64, &region.checksum, where);
+  write_attribute<IoError>(dataset.get(), kChecksumAttribute, H5T_NATIVE_UINT64, &checksum, where);
   write_string_attribute(dataset.get(), kElementTypeAttribute, std::string(to_string(region.type)), where);
+  return checksum;
+}
+
+std::uint64_t RankFileWriter::write_chunks(hid_t dataset, const RegionPayload& region,
+                                           const std::vector<hsize_t>& chunk, bool hash, const std::string& where) {
+  const auto slabs = slab_chunks(std::vector<hsize_t>(region.shape.begin(), region.shape.end()), chunk);
+  if (!slabs) {  // not a shape chunk_shape_for makes: let HDF5's filter pipeline do it
+    h5_check<IoError>(H5Dwrite(dataset, h5_native_type(region.type), H5S_ALL, H5S_ALL, H5P_DEFAULT, region.data), where);
+    return hash ? XXH3_64bits(region.data, region.bytes) : 0;
+  }
+  // Chunks come in memory order, so one streaming hash over them is the hash of the whole region.
+  HashState hash_state = new_hash_state();
+  const std::size_t element_bytes = element_size(region.type);
+  const std::size_t chunk_bytes = slabs->chunk_elements * element_bytes;
+  if (scratch_bytes_ < chunk_bytes) {
+    shuffled_ = std::make_unique_for_overwrite<std::byte[]>(chunk_bytes);
+    frame_ = std::make_unique_for_overwrite<std::byte[]>(zstd_frame_bound(chunk_bytes));
+    scratch_bytes_ = chunk_bytes;
+  }
+  const std::span<std::byte> frame(frame_.get(), zstd_frame_bound(scratch_bytes_));
+  const auto* data = static_cast<const std::byte*>(region.data);
+  std::vector<hsize_t> offset;
+  for (std::size_t index = 0; index < slabs->count; ++index) {
+    std::size_t keep = 0;
+    const std::byte* source = data + slabs->locate(index, offset, keep) * element_bytes;
+    if (hash) XXH3_64bits_update(hash_state.get(), source, keep * element_bytes);
+    if (keep < slabs->chunk_elements) {
+      // An edge chunk is stored whole: pad it with zeros (the frame buffer is free until compression).
+      std::memcpy(frame.data(), source, keep * element_bytes);
+      std::memset(frame.data() + keep * element_bytes, 0, chunk_bytes - keep * element_bytes);
+      source = frame.data();
+    }
+    shuffle_bytes(source, shuffled_.get(), slabs->chunk_elements, element_bytes);
+    const std::size_t frame_bytes = zstd_compress_frame(settings_.compression_level, {shuffled_.get(), chunk_bytes}, frame);
+    const std::string chunk_where = fmt::format("{}: chunk at {}", where, describe_offset(offset));
+    if (frame_bytes == 0) throw IoError(chunk_where + ": zstd compression failed");
+    h5_check<IoError>(H5Dwrite_chunk(dataset, H5P_DEFAULT, 0, offset.data(), frame_bytes, frame.data()), chunk_where);
+    unsigned filter_mask = 0;
+    haddr_t address = HADDR_UNDEF;
+    hsize_t stored = 0;
+    h5_check<IoError>(H5Dget_chunk_info_by_coord(dataset, offset.data(), &filter_mask, &address, &stored), chunk_where);
+    if (address == HADDR_UNDEF || stored != frame_bytes) {
+      throw IoError(fmt::format("{}: HDF5 stored {} bytes at {}, expected {}", chunk_where, stored, address, frame_bytes));
+    }
+    write_extent(frame.data(), {address, frame_bytes});
+  }
+  return hash ? XXH3_64bits_digest(hash_state.get()) : 0;
+}
+
+void RankFileWriter::write_extent(const std::byte* data, Extent extent) {
+  std::uint64_t done = 0;
+  while (done < extent.bytes) {
+    const ssize_t n = ::pwrite(out_.get(), data + done, extent.bytes - done, static_cast<off_t>(extent.offset + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw IoError(fmt::format("cannot write {}: {}", path_.string(), errno_text(errno)));
+    }
+    done += static_cast<std::uint64_t>(n);
+  }
+  streamed_.push_back(extent);
+  not_kicked_ += extent.bytes;
+  if (not_kicked_ >= kWritebackStepBytes) {
+#ifdef __linux__
+    // Only starts writeback of what is dirty; fsync in finish() still waits for all of it and
+    // reports any error.
+    ::sync_file_range(out_.get(), 0, 0, SYNC_FILE_RANGE_WRITE);
+#endif
+    not_kicked_ = 0;
+  }
 }
 
 WrittenFile RankFileWriter::finish() {
   H5QuietErrors quiet;
   const std::string where = fmt::format("cannot build checkpoint file {}", path_.string());
   h5_check<IoError>(H5Fflush(file_.get(), H5F_SCOPE_LOCAL), where);
-  const ssize_t size = h5_check<IoError>(H5Fget_file_image(file_.get(), nullptr, 0), where);
-  auto image = std::make_unique_for_overwrite<std::byte[]>(static_cast<std::size_t>(size));
-  h5_check<IoError>(H5Fget_file_image(file_.get(), image.get(), static_cast<std::size_t>(size)), where);
+  const auto size = static_cast<std::size_t>(h5_check<IoError>(H5Fget_file_image(file_.get(), nullptr, 0), where));
+  std::sort(streamed_.begin(), streamed_.end(), [](const Extent& a, const Extent& b) { return a.offset < b.offset; });
+  CoreImage in_place = core_image(file_.get());
+  std::size_t head_bytes = in_place.head.size();
+  if (size < head_bytes || (!streamed_.empty() && streamed_.front().offset < head_bytes)) in_place.bytes = nullptr;
+  const std::byte* image = in_place.bytes;
+  std::unique_ptr<std::byte[]> copy;
+  if (image == nullptr) {
+    copy = std::make_unique_for_overwrite<std::byte[]>(size);
+    h5_check<IoError>(H5Fget_file_image(file_.get(), copy.get(), size), where);
+    image = copy.get();
+    head_bytes = 0;
+    streamed_.clear();  // write all of the copy
+  }
+  // Everything the chunks did not cover yet: superblock, object headers, chunk index, attributes.
+  std::vector<Extent> gaps;
+  std::uint64_t covered = 0;
+  for (const Extent& extent : streamed_) {
+    if (extent.offset < covered || extent.offset + extent.bytes > size) {
+      throw IoError(fmt::format("{}: chunk at {} (+{}) overlaps another or lies past the image's {} bytes", where,
+                                extent.offset, extent.bytes, size));
+    }
+    if (extent.offset > covered) gaps.push_back({covered, extent.offset - covered});
+    covered = extent.offset + extent.bytes;
+  }
+  if (covered < size) gaps.push_back({covered, size - covered});
+  for (Extent gap : gaps) {
+    if (gap.offset < head_bytes) {  // the first gap starts at 0: the superblock
+      write_extent(in_place.head.data(), {0, head_bytes});
+      gap = {head_bytes, gap.bytes - head_bytes};
+    }
+    if (gap.bytes > 0) write_extent(image + gap.offset, gap);
+  }
+#ifdef __linux__
+  ::sync_file_range(out_.get(), 0, 0, SYNC_FILE_RANGE_WRITE);
+#endif
+  // The checksum of the bytes written, taken while the tail goes to disk.
+  HashState hash = new_hash_state();
+  XXH3_64bits_update(hash.get(), in_place.head.data(), head_bytes);
+  XXH3_64bits_update(hash.get(), image + head_bytes, size - head_bytes);
+  const WrittenFile written{size, XXH3_64bits_digest(hash.get())};
+  if (::fsync(out_.get()) != 0) throw IoError(fmt::format("cannot fsync {}: {}", path_.string(), errno_text(errno)));
+  if (::close(out_.release()) != 0) throw IoError(fmt::format("cannot close {}: {}", path_.string(), errno_text(errno)));
   h5_check<IoError>(file_.close(), where);
-  const std::span<const std::byte> bytes(image.get(), static_cast<std::size_t>(size));
-  write_file_durably(path_, bytes);
-  return {bytes.size(), XXH3_64bits(bytes.data(), bytes.size())};
+  return written;
 }
 
 RankFileReader::RankFileReader(std::filesystem::path path) : path_(std::move(path)) {
@@ -194,17 +485,22 @@ StoredRegion RankFileReader::describe(const std::string& name) const {
   return stored;
 }
 
-void RankFileReader::read(const std::string& name, void* destination, std::size_t bytes) const {
+std::uint64_t RankFileReader::read(const std::string& name, void* destination, std::size_t bytes) const {
   const StoredRegion stored = describe(name);
   H5QuietErrors quiet;
   const std::string where = fmt::format("cannot read region '{}' from {}", name, path_.string());
   if (stored.bytes != bytes) {
     throw CorruptCheckpoint(fmt::format("{}: holds {} bytes, expected {}", where, stored.bytes, bytes));
   }
-  if (bytes == 0) return;
+  if (bytes == 0) return XXH3_64bits(destination, 0);
   H5Dataset dataset(h5_check<CorruptCheckpoint>(H5Dopen2(file_.get(), name.c_str(), H5P_DEFAULT), where));
+  std::uint64_t checksum = 0;
+  if (read_chunks_directly(dataset.get(), stored, static_cast<std::byte*>(destination), where, checksum)) {
+    return checksum;
+  }
   h5_check<CorruptCheckpoint>(
       H5Dread(dataset.get(), h5_native_type(stored.type), H5S_ALL, H5S_ALL, H5P_DEFAULT, destination), where);
+  return XXH3_64bits(destination, bytes);
 }
 
 std::vector<std::string> RankFileReader::dataset_names() const {

@@ -4,10 +4,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "backends/hdf5/h5_handle.hpp"
+#include "backends/posix/durable_io.hpp"
 #include "lazarus/element_type.hpp"
 
 namespace lazarus::backends {
@@ -46,25 +48,50 @@ struct WrittenFile {
   std::uint64_t xxh3 = 0;  // of the whole file
 };
 
-// Builds the file in memory (HDF5's core driver) and writes it to disk in one go on finish(). HDF5
-// itself never writes to the disk: a full disk or any other write error is reported by our own POSIX
-// code, and leaves no half-closed HDF5 file behind in the library (HDF5 1.10 crashes at exit on a
-// file whose close failed).
+// Builds the file in memory (HDF5's core driver); HDF5 itself never writes to the disk: a full disk or
+// any other write error is reported by our own POSIX code, and leaves no half-closed HDF5 file behind
+// in the library (HDF5 1.10 crashes at exit on a file whose close failed).
+//
+// Compressed datasets do not go through HDF5's filter pipeline: this class shuffles and compresses
+// each chunk itself (the same bytes the shuffle + zstd filters store) and hands it over with
+// H5Dwrite_chunk. Each chunk is also written to `path` at once, at the offset HDF5 gave it in the
+// image, and the kernel is asked to start writing it back, so that the disk works while the next
+// chunk compresses. finish() adds the rest of the image (the metadata) and fsyncs.
 class RankFileWriter {
  public:
-  // Prepares `path`; `expected_bytes` (the regions' total) sizes the in-memory image so that it is
-  // allocated once. Throws IoError.
+  // Creates (truncates) `path`; `expected_bytes` (the regions' total) sizes the in-memory image.
+  // Throws IoError.
   RankFileWriter(std::filesystem::path path, const RankFileHeader& header, StorageSettings settings,
                  std::size_t expected_bytes);
-  // Adds one region as a dataset with its attributes. Throws IoError.
+  // Adds one region as a dataset with its attributes, `region.checksum` among them. Throws IoError.
   void write(const RegionPayload& region);
-  // Writes the file to `path` (truncating it) and fsyncs it. Throws IoError.
+  // The same, but takes the XXH3-64 of the region's bytes itself, chunk by chunk while each is in
+  // cache for compression (one pass over the data fewer), stores it and returns it;
+  // `region.checksum` is ignored. Throws IoError.
+  std::uint64_t write_and_hash(const RegionPayload& region);
+  // Completes `path` and fsyncs it. Throws IoError.
   WrittenFile finish();
 
  private:
+  struct Extent {
+    std::uint64_t offset = 0;
+    std::uint64_t bytes = 0;
+  };
+  std::uint64_t write_region(const RegionPayload& region, bool hash);
+  // Writes the region's chunks; returns the XXH3-64 of its bytes when `hash`, else 0.
+  std::uint64_t write_chunks(hid_t dataset, const RegionPayload& region, const std::vector<hsize_t>& chunk,
+                             bool hash, const std::string& where);
+  void write_extent(const std::byte* data, Extent extent);
+
   std::filesystem::path path_;
   StorageSettings settings_;
   H5File file_;
+  FileDescriptor out_;               // `path`, filled chunk by chunk, then with the metadata
+  std::vector<Extent> streamed_;     // parts of the image already written to `path`
+  std::uint64_t not_kicked_ = 0;     // bytes written since writeback was last started
+  std::size_t scratch_bytes_ = 0;    // capacity of each scratch buffer below
+  std::unique_ptr<std::byte[]> shuffled_;  // one chunk, shuffled (and zero-padded at an edge)
+  std::unique_ptr<std::byte[]> frame_;     // its zstd frame
 };
 
 // A region as stored, from the dataset's type, dataspace and attributes.
@@ -84,7 +111,8 @@ class RankFileReader {
   // Describes dataset `name`. Throws CorruptCheckpoint when absent or malformed.
   StoredRegion describe(const std::string& name) const;
   // Reads dataset `name` (all of it, `bytes` long) into `destination`. Throws CorruptCheckpoint.
-  void read(const std::string& name, void* destination, std::size_t bytes) const;
+  // Returns the XXH3-64 of the bytes read, taken chunk by chunk while each is still in cache.
+  std::uint64_t read(const std::string& name, void* destination, std::size_t bytes) const;
   // Names of all datasets at the root.
   std::vector<std::string> dataset_names() const;
 

@@ -44,36 +44,17 @@ ZSTD_DCtx* thread_dctx() noexcept {
 // trusting it would ask malloc for up to 16 EiB.
 constexpr unsigned long long kMaxChunkBytes = 0xFFFF'FFFFull;
 
+int clamp_level(int level) noexcept { return std::clamp(level, ZSTD_minCLevel(), ZSTD_maxCLevel()); }
+
 int compression_level(std::size_t cd_nelmts, const unsigned cd_values[]) noexcept {
   if (cd_nelmts == 0) return ZSTD_CLEVEL_DEFAULT;
   // cd_values are unsigned; reading the bits back as int lets zstd's negative (fastest) levels
-  // through, and 0 means zstd's default. Out-of-range levels are clamped to zstd's range (the
-  // reference plugin clamps to 1..max: it writes the same format either way).
-  const int requested = static_cast<int>(cd_values[0]);
-  return std::clamp(requested, ZSTD_minCLevel(), ZSTD_maxCLevel());
+  // through. Out-of-range levels are clamped, as the reference plugin does.
+  return clamp_level(static_cast<int>(cd_values[0]));
 }
 
-std::size_t compress(int level, std::size_t nbytes, std::size_t* buf_size, void** buf) noexcept {
-  ZSTD_CCtx* const cctx = thread_cctx();
-  if (cctx == nullptr) return 0;
-  // A full-size bound guarantees one-shot success. Even incompressible input becomes a frame
-  // (zstd stores it in raw blocks), so every chunk stays exactly one frame.
-  const std::size_t capacity = ZSTD_compressBound(nbytes);
-  if (ZSTD_isError(capacity)) return 0;
-  MallocBuffer out{std::malloc(capacity)};
-  if (!out) return 0;
-  // ZSTD_compressCCtx applies only the level, so the frame records its content size (the
-  // default) exactly as ZSTD_compress in the reference plugin does.
-  const std::size_t written = ZSTD_compressCCtx(cctx, out.get(), capacity, *buf, nbytes, level);
-  if (ZSTD_isError(written)) return 0;
-  std::free(*buf);
-  *buf = out.release();
-  *buf_size = capacity;
-  return written;
-}
-
-std::size_t decompress(std::size_t nbytes, std::size_t* buf_size, void** buf) noexcept {
-  const void* const src = *buf;
+// Size a valid chunk frame says it holds, or 0 when it is not exactly one frame of known size.
+std::size_t frame_content_size(const void* src, std::size_t nbytes) noexcept {
   const unsigned long long content = ZSTD_getFrameContentSize(src, nbytes);
   // Unknown or error sizes are not our format. Zero is refused too: it is also what a skippable
   // frame reports, and HDF5 reads a 0 return as failure anyway.
@@ -84,14 +65,35 @@ std::size_t decompress(std::size_t nbytes, std::size_t* buf_size, void** buf) no
   // The chunk must be exactly one frame: no trailing bytes and no second frame after it.
   const std::size_t frame_bytes = ZSTD_findFrameCompressedSize(src, nbytes);
   if (ZSTD_isError(frame_bytes) || frame_bytes != nbytes) return 0;
+  return static_cast<std::size_t>(content);
+}
 
-  ZSTD_DCtx* const dctx = thread_dctx();
-  if (dctx == nullptr) return 0;
-  const auto size = static_cast<std::size_t>(content);
+std::size_t compress(int level, std::size_t nbytes, std::size_t* buf_size, void** buf) noexcept {
+  // A full-size bound guarantees one-shot success. Even incompressible input becomes a frame
+  // (zstd stores it in raw blocks), so every chunk stays exactly one frame.
+  const std::size_t capacity = ZSTD_compressBound(nbytes);
+  if (ZSTD_isError(capacity)) return 0;
+  MallocBuffer out{std::malloc(capacity)};
+  if (!out) return 0;
+  const std::size_t written =
+      zstd_compress_frame(level, {static_cast<const std::byte*>(*buf), nbytes},
+                          {static_cast<std::byte*>(out.get()), capacity});
+  if (written == 0) return 0;
+  std::free(*buf);
+  *buf = out.release();
+  *buf_size = capacity;
+  return written;
+}
+
+std::size_t decompress(std::size_t nbytes, std::size_t* buf_size, void** buf) noexcept {
+  const std::size_t size = frame_content_size(*buf, nbytes);
+  if (size == 0) return 0;
   MallocBuffer out{std::malloc(size)};
   if (!out) return 0;
-  const std::size_t produced = ZSTD_decompressDCtx(dctx, out.get(), size, src, nbytes);
-  if (ZSTD_isError(produced) || produced != size) return 0;
+  if (!zstd_decompress_frame({static_cast<const std::byte*>(*buf), nbytes},
+                             {static_cast<std::byte*>(out.get()), size})) {
+    return 0;
+  }
   std::free(*buf);
   *buf = out.release();
   *buf_size = size;
@@ -112,6 +114,28 @@ constexpr H5Z_class2_t kZstdFilterClass{
 }  // namespace
 
 const H5Z_class2_t* zstd_filter_class() { return &kZstdFilterClass; }
+
+std::size_t zstd_frame_bound(std::size_t bytes) noexcept { return ZSTD_compressBound(bytes); }
+
+std::size_t zstd_compress_frame(int level, std::span<const std::byte> source,
+                                std::span<std::byte> destination) noexcept {
+  ZSTD_CCtx* const cctx = thread_cctx();
+  if (cctx == nullptr) return 0;
+  // ZSTD_compressCCtx applies only the level, so the frame records its content size (the
+  // default) exactly as ZSTD_compress in the reference plugin does.
+  const std::size_t written = ZSTD_compressCCtx(cctx, destination.data(), destination.size(), source.data(),
+                                                source.size(), clamp_level(level));
+  return ZSTD_isError(written) ? 0 : written;
+}
+
+bool zstd_decompress_frame(std::span<const std::byte> frame, std::span<std::byte> destination) noexcept {
+  if (destination.empty() || frame_content_size(frame.data(), frame.size()) != destination.size()) return false;
+  ZSTD_DCtx* const dctx = thread_dctx();
+  if (dctx == nullptr) return false;
+  const std::size_t produced =
+      ZSTD_decompressDCtx(dctx, destination.data(), destination.size(), frame.data(), frame.size());
+  return !ZSTD_isError(produced) && produced == destination.size();
+}
 
 std::size_t zstd_filter(unsigned flags, std::size_t cd_nelmts, const unsigned cd_values[],
                         std::size_t nbytes, std::size_t* buf_size, void** buf) noexcept {

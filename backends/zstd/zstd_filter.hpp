@@ -11,6 +11,7 @@
 // backends/hdf5.
 
 #include <cstddef>
+#include <span>
 
 // H5Zpublic.h uses hid_t without including its declaration.
 #include <H5Ipublic.h>
@@ -32,5 +33,20 @@ const H5Z_class2_t* zstd_filter_class();
 // returns 0 and leaves *buf and *buf_size untouched. Never throws.
 std::size_t zstd_filter(unsigned flags, std::size_t cd_nelmts, const unsigned cd_values[],
                         std::size_t nbytes, std::size_t* buf_size, void** buf) noexcept;
+
+// The filter's two halves on caller-owned buffers, for code that writes and reads chunks directly
+// (H5Dwrite_chunk / H5Dread_chunk) without HDF5's filter pipeline. The filter callback itself runs
+// through these, so both paths produce and accept exactly the same frames.
+//
+// Capacity a frame of `bytes` input bytes may need.
+std::size_t zstd_frame_bound(std::size_t bytes) noexcept;
+// Compresses `source` into one frame recording its content size, at `level` (clamped to zstd's
+// range like the filter's cd_values[0]). Returns the frame's size, or 0 on failure (for instance
+// `destination` smaller than zstd_frame_bound).
+std::size_t zstd_compress_frame(int level, std::span<const std::byte> source,
+                                std::span<std::byte> destination) noexcept;
+// Decompresses `frame`, which must be exactly one frame recording a content size of exactly
+// destination.size() bytes (the filter's checks). Returns false on anything else.
+bool zstd_decompress_frame(std::span<const std::byte> frame, std::span<std::byte> destination) noexcept;
 
 }  // namespace lazarus::backends

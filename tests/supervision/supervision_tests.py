@@ -57,8 +57,9 @@ def hang_is_detected_and_restarted(setup):
     failure = run.of("failure")[0]
     check(failure["kind"] == "hang" and failure["rank"] == 1, f"expected a hang of rank 1: {failure}")
     check("no heartbeat" in failure["detected_by"], f"{failure}")
-    # Silence is judged from the last heartbeat, which came up to one interval (0.2 s) before the stop.
-    check(1.5 - 0.25 <= failure["detection_latency_s"] < 2.5, f"hang detected after {failure['detection_latency_s']} s")
+    # Judged from the last heartbeat (up to one interval before the stop), or blamed on the silent rank
+    # once the others stopped progressing for the timeout.
+    check(1.0 <= failure["detection_latency_s"] < 2.5, f"hang detected after {failure['detection_latency_s']} s")
 
 
 def spares_exhausted(setup):

@@ -1,0 +1,164 @@
+#include "bench/bench_report.hpp"
+
+#include <mpi.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <hdf5.h>
+#include <zstd.h>
+
+#include <fmt/format.h>
+
+#include "lazarus/version.hpp"
+
+#ifndef LAZARUS_BENCH_GIT_COMMIT
+#define LAZARUS_BENCH_GIT_COMMIT "unknown"
+#endif
+
+namespace lazarus::bench {
+namespace {
+
+using json = nlohmann::json;
+
+double median(std::vector<double> values) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  const std::size_t middle = values.size() / 2;
+  return values.size() % 2 == 1 ? values[middle] : (values[middle - 1] + values[middle]) / 2;
+}
+
+double minimum(const std::vector<double>& values) {
+  return values.empty() ? 0 : *std::min_element(values.begin(), values.end());
+}
+
+// The mount that holds `dir` and its file system type, from /proc/self/mounts.
+std::string filesystem_of(const std::filesystem::path& dir) {
+  std::error_code error;
+  const std::string target = std::filesystem::weakly_canonical(dir, error).string();
+  std::ifstream mounts("/proc/self/mounts");
+  std::string line;
+  std::string best_mount;
+  std::string best = "unknown";
+  while (std::getline(mounts, line)) {
+    std::istringstream fields(line);
+    std::string device, mount_point, type;
+    fields >> device >> mount_point >> type;
+    const bool under = target == mount_point || mount_point == "/" ||
+                       target.starts_with(mount_point.ends_with('/') ? mount_point : mount_point + "/");
+    if (under && mount_point.size() >= best_mount.size()) {
+      best_mount = mount_point;
+      best = fmt::format("{} on {} ({})", device, mount_point, type);
+    }
+  }
+  return best;
+}
+
+// Other work on the machine while the figures were taken (the 5-minute value spans a whole run).
+std::vector<double> load_average() {
+  double load[3] = {};
+  const int n = ::getloadavg(load, 3);
+  return std::vector<double>(load, load + std::max(n, 0));
+}
+
+json machine_info(const RunDescription& run) {
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  utsname system{};
+  ::uname(&system);
+  unsigned major = 0, minor = 0, release = 0;
+  H5get_libversion(&major, &minor, &release);
+  char mpi_version[MPI_MAX_LIBRARY_VERSION_STRING] = {};
+  int length = 0;
+  MPI_Get_library_version(mpi_version, &length);
+  std::string mpi(mpi_version, static_cast<std::size_t>(length));
+  if (auto comma = mpi.find(','); comma != std::string::npos) mpi.resize(comma);
+  return {{"hostname", host},
+          {"kernel", fmt::format("{} {}", system.sysname, system.release)},
+          {"nproc", std::thread::hardware_concurrency()},
+          {"memory_gib", static_cast<double>(::sysconf(_SC_PHYS_PAGES)) * static_cast<double>(::sysconf(_SC_PAGESIZE)) /
+                             double(1ull << 30)},
+          {"load_average_1_5_15min", load_average()},
+          {"filesystem", filesystem_of(run.dir)},
+          {"hdf5_version", fmt::format("{}.{}.{}", major, minor, release)},
+          {"zstd_version", ZSTD_versionString()},
+          {"mpi", mpi},
+          {"lazarus_version", LAZARUS_VERSION_STRING},
+          {"git_commit", LAZARUS_BENCH_GIT_COMMIT}};
+}
+
+}  // namespace
+
+double checkpoint_target(const std::string& kind) {
+  if (kind == "field2d") return 0.6;
+  if (kind == "smooth") return 0.9;
+  return 1.15;  // random
+}
+
+json make_report(const RunDescription& run, const std::map<std::string, MethodResult>& results) {
+  const double total_bytes = static_cast<double>(run.bytes_per_rank) * run.ranks;
+  json methods = json::object();
+  for (const auto& [name, result] : results) {
+    const double write_median = median(result.write_seconds);
+    const double read_median = median(result.read_seconds);
+    methods[name] = {
+        {"checkpoint_s", {{"median", write_median}, {"min", minimum(result.write_seconds)}, {"all", result.write_seconds}}},
+        {"checkpoint_cpu_s", {{"median", median(result.write_cpu_seconds)}, {"all", result.write_cpu_seconds}}},
+        {"checkpoint_gbps", write_median > 0 ? total_bytes / write_median / 1e9 : 0.0},
+        {"bytes_on_disk", result.bytes_on_disk},
+        {"disk_to_data_ratio", static_cast<double>(result.bytes_on_disk) / total_bytes},
+        {"restore_s", {{"median", read_median}, {"min", minimum(result.read_seconds)}, {"all", result.read_seconds}}},
+        {"restore_cpu_s", {{"median", median(result.read_cpu_seconds)}, {"all", result.read_cpu_seconds}}},
+        {"restore_gbps", read_median > 0 ? total_bytes / read_median / 1e9 : 0.0},
+        {"verified", result.verified}};
+  }
+  json report = {
+      {"benchmark", "checkpoint_bench"},
+      {"machine", machine_info(run)},
+      {"run",
+       {{"kind", run.kind},
+        {"ranks", run.ranks},
+        {"bytes_per_rank", run.bytes_per_rank},
+        {"total_bytes", run.bytes_per_rank * static_cast<std::size_t>(run.ranks)},
+        {"shape_per_rank", run.shape},
+        {"reps", run.reps},
+        {"dir", run.dir.string()},
+        {"lazarus_compression_level", run.compression_level},
+        {"chunk_bytes", run.chunk_bytes},
+        {"page_cache_drop", run.cache_drop},
+        {"settle_s_before_each_write", run.settle_seconds},
+        {"timing", "durable write / cold read, between barriers, slowest rank; median and min over reps; "
+                   "method order rotates each rep"},
+        {"baselines",
+         {{"fwrite", "fwrite + fflush + fsync, one file per rank; restore = fread"},
+          {"h5contig", "HDF5 contiguous float64 dataset, H5Fclose + fsync; restore = H5Dread"},
+          {"h5deflate", "HDF5 chunked (Lazarus's chunk shape), shuffle + deflate 1, H5Fclose + fsync; restore = H5Dread"},
+          {"lazarus", "Session::checkpoint() (keep=1); restore = Session::restore(version) into another buffer"}}}}},
+      {"methods", methods}};
+
+  const auto has = [&](const char* name) { return results.contains(name); };
+  if (has("lazarus") && has("fwrite")) {
+    const MethodResult& lazarus = results.at("lazarus");
+    const MethodResult& fwrite = results.at("fwrite");
+    const double checkpoint_ratio = median(lazarus.write_seconds) / median(fwrite.write_seconds);
+    const double restore_ratio = median(lazarus.read_seconds) / median(fwrite.read_seconds);
+    const double checkpoint_goal = checkpoint_target(run.kind);
+    report["ratios"] = {{"lazarus_checkpoint_ratio", checkpoint_ratio},
+                        {"lazarus_restore_ratio", restore_ratio},
+                        {"lazarus_checkpoint_ratio_of_min", minimum(lazarus.write_seconds) / minimum(fwrite.write_seconds)},
+                        {"lazarus_restore_ratio_of_min", minimum(lazarus.read_seconds) / minimum(fwrite.read_seconds)},
+                        {"targets", {{"checkpoint", checkpoint_goal}, {"restore", kRestoreTarget}}},
+                        {"checkpoint_target_met", checkpoint_ratio <= checkpoint_goal},
+                        {"restore_target_met", restore_ratio <= kRestoreTarget},
+                        {"basis", "median Lazarus time / median fwrite+fsync (checkpoint) or fread (restore) time; "
+                                  "the _of_min ratios compare the fastest repetitions, for reference"}};
+  }
+  return report;
+}
+
+}  // namespace lazarus::bench

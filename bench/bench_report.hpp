@@ -1,0 +1,45 @@
+#pragma once
+// The JSON document checkpoint_bench prints: the machine, the run, per-method figures and Lazarus's
+// ratios to the fwrite+fsync baseline next to their targets.
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace lazarus::bench {
+
+struct MethodResult {
+  std::vector<double> write_seconds;  // durable write, slowest rank, one per repetition
+  std::vector<double> read_seconds;   // cold read back, slowest rank, one per repetition
+  std::vector<double> write_cpu_seconds;  // CPU time of the busiest rank in each write
+  std::vector<double> read_cpu_seconds;   // and in each read
+  std::uint64_t bytes_on_disk = 0;    // all ranks' files of the last repetition
+  bool verified = true;               // every read returned the bytes written, on every rank
+};
+
+struct RunDescription {
+  std::string kind;
+  int ranks = 0;
+  std::size_t bytes_per_rank = 0;
+  std::vector<std::size_t> shape;
+  int reps = 0;
+  std::filesystem::path dir;
+  int compression_level = 0;
+  std::size_t chunk_bytes = 0;
+  std::string cache_drop;
+  double settle_seconds = 0;
+};
+
+// Checkpoint-time ratio Lazarus / fwrite+fsync must stay at or below, per data kind; restore-time
+// ratio Lazarus / fread.
+double checkpoint_target(const std::string& kind);
+inline constexpr double kRestoreTarget = 1.2;
+
+// Call on rank 0 (machine facts are rank 0's).
+nlohmann::json make_report(const RunDescription& run, const std::map<std::string, MethodResult>& results);
+
+}  // namespace lazarus::bench

@@ -1,0 +1,316 @@
+// checkpoint_bench: durable checkpoint and cold restore time of Lazarus against fwrite+fsync and two
+// HDF5 baselines, all in one run, on the same bytes. Prints one JSON document on rank 0's stdout;
+// docs/performance.md explains the figures and how to reproduce them.
+//
+//   mpirun -np 2 checkpoint_bench --bytes-per-rank 256M --kind field2d --reps 3
+#include <mpi.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <exception>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <span>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "backends/posix/durable_io.hpp"
+#include "bench/bench_baselines.hpp"
+#include "bench/bench_data.hpp"
+#include "bench/bench_report.hpp"
+#include "lazarus/lazarus.hpp"
+#include "runtime/manifest.hpp"
+#include "runtime/version_catalog.hpp"
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace lazarus::bench {
+namespace {
+
+struct Config {
+  std::size_t bytes_per_rank = std::size_t{256} << 20;
+  DataKind kind = DataKind::field2d;
+  int reps = 3;
+  fs::path dir = "lazarus-bench";
+  std::vector<std::string> methods = {"lazarus", "fwrite", "h5contig", "h5deflate"};
+  double settle_seconds = 1.0;
+};
+
+// One way of checkpointing: a durable write, the files it left (to measure and to evict from the
+// page cache) and a read back into the restore buffer.
+struct Method {
+  std::string name;
+  std::function<void()> write;
+  std::function<std::vector<fs::path>()> files;  // this rank's files of the last write
+  std::function<void()> read;
+};
+
+double process_cpu_seconds() {
+  timespec now{};
+  ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+  return static_cast<double>(now.tv_sec) + 1e-9 * static_cast<double>(now.tv_nsec);
+}
+
+struct StepTime {
+  double wall = 0;  // slowest rank, between barriers
+  double cpu = 0;   // the most CPU time a rank spent in the step (user + system, all its threads)
+};
+
+// Runs `step` on every rank between two barriers; the slowest rank's time counts. A failure on any
+// rank ends the whole job with its message, since the other ranks would otherwise wait forever.
+StepTime timed_collectively(MPI_Comm comm, const std::string& what, const std::function<void()>& step) {
+  MPI_Barrier(comm);
+  const double cpu_start = process_cpu_seconds();
+  const double start = MPI_Wtime();
+  int failed = 0;
+  try {
+    step();
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "checkpoint_bench: %s failed: %s\n", what.c_str(), error.what());
+    failed = 1;
+  }
+  double local[2] = {MPI_Wtime() - start, process_cpu_seconds() - cpu_start};
+  MPI_Barrier(comm);
+  int any_failed = 0;
+  MPI_Allreduce(&failed, &any_failed, 1, MPI_INT, MPI_MAX, comm);
+  if (any_failed != 0) MPI_Abort(comm, 2);
+  double slowest[2] = {};
+  MPI_Allreduce(local, slowest, 2, MPI_DOUBLE, MPI_MAX, comm);
+  return {slowest[0], slowest[1]};
+}
+
+// Evicts `files` from the page cache: fdatasync + POSIX_FADV_DONTNEED on each (every rank), then
+// rank 0 also writes 3 to /proc/sys/vm/drop_caches when allowed. Returns how it was done.
+std::string drop_page_cache(MPI_Comm comm, const std::vector<fs::path>& files) {
+  for (const auto& file : files) backends::drop_cached_pages(file);
+  MPI_Barrier(comm);
+  int rank = 0;
+  MPI_Comm_rank(comm, &rank);
+  std::string how = "posix_fadvise(DONTNEED)";
+  if (rank == 0) {
+    if (std::FILE* control = std::fopen("/proc/sys/vm/drop_caches", "w")) {
+      const bool ok = std::fputs("3\n", control) >= 0;
+      if (std::fclose(control) == 0 && ok) how += " + drop_caches";
+    } else {
+      how += fmt::format(" (drop_caches not writable: {})", backends::errno_text(errno));
+    }
+  }
+  MPI_Barrier(comm);
+  return how;
+}
+
+// Lets the storage finish whatever earlier steps left behind (deletions, journal commits, writeback in
+// the host under a virtual disk), so that each timed write starts from a quiet disk and no method
+// pays for its predecessor.
+void settle(MPI_Comm comm, double seconds) {
+  MPI_Barrier(comm);
+  int rank = 0;
+  MPI_Comm_rank(comm, &rank);
+  if (rank == 0) ::sync();
+  if (seconds > 0) std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  MPI_Barrier(comm);
+}
+
+bool equal_everywhere(MPI_Comm comm, std::span<const double> a, std::span<const double> b) {
+  int same = a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size_bytes()) == 0 ? 1 : 0;
+  int all = 0;
+  MPI_Allreduce(&same, &all, 1, MPI_INT, MPI_MIN, comm);
+  return all == 1;
+}
+
+std::uint64_t sum_over_ranks(MPI_Comm comm, std::uint64_t local) {
+  std::uint64_t total = 0;
+  MPI_Allreduce(&local, &total, 1, MPI_UINT64_T, MPI_SUM, comm);
+  return total;
+}
+
+std::uint64_t size_of_files(const std::vector<fs::path>& files) {
+  std::uint64_t total = 0;
+  for (const auto& file : files) total += fs::file_size(file);
+  return total;
+}
+
+json run(MPI_Comm comm, const Config& config) {
+  int rank = 0;
+  int nranks = 0;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &nranks);
+
+  RankData data = generate_rank_data(config.kind, config.bytes_per_rank, rank);
+  std::vector<double> restored(data.values.size());
+
+  // A folder of our own under --dir, removed at the end: never anything the user had there.
+  long run_id = rank == 0 ? static_cast<long>(::getpid()) : 0;
+  MPI_Bcast(&run_id, 1, MPI_LONG, 0, comm);
+  const fs::path root = fs::absolute(config.dir) / fmt::format("checkpoint_bench-{}-{}", to_string(config.kind), run_id);
+  if (rank == 0) fs::create_directories(root);
+  MPI_Barrier(comm);
+
+  Options options = Options::from_env();
+  options.dir = root / "lazarus";
+  options.job = "bench";
+  options.keep = 1;
+  Session writer(comm, options);
+  writer.protect("u", data.values, data.shape);
+  Session reader(comm, options);
+  reader.protect("u", restored, data.shape);
+  std::uint64_t version = 0;
+
+  const fs::path baseline_dir = root / "baselines";
+  if (rank == 0) fs::create_directories(baseline_dir);
+  MPI_Barrier(comm);
+  const auto rank_file = [&](const char* method, const char* extension) {
+    return baseline_dir / fmt::format("{}-rank{:05}.{}", method, rank, extension);
+  };
+  const fs::path raw_file = rank_file("fwrite", "bin");
+  const fs::path contiguous_file = rank_file("h5contig", "h5");
+  const fs::path deflate_file = rank_file("h5deflate", "h5");
+
+  std::vector<Method> all_methods = {
+      {"lazarus", [&] { version = writer.checkpoint(); },
+       [&] {
+         const fs::path version_dir = detail::version_directory(options.dir / options.job, version);
+         std::vector<fs::path> files{version_dir / detail::rank_file_name(rank)};
+         if (rank == 0) files.push_back(version_dir / detail::kManifestFileName);
+         return files;
+       },
+       [&] { reader.restore(version); }},
+      {"fwrite", [&] { fwrite_fsync(raw_file, data.values.data(), data.bytes()); },
+       [&] { return std::vector<fs::path>{raw_file}; },
+       [&] { fread_all(raw_file, restored.data(), data.bytes()); }},
+      {"h5contig",
+       [&] { h5_write_fsync(contiguous_file, data.values.data(), data.shape, H5Layout::contiguous, options.chunk_bytes); },
+       [&] { return std::vector<fs::path>{contiguous_file}; },
+       [&] { h5_read_all(contiguous_file, restored.data(), restored.size()); }},
+      {"h5deflate",
+       [&] {
+         h5_write_fsync(deflate_file, data.values.data(), data.shape, H5Layout::chunked_deflate, options.chunk_bytes);
+       },
+       [&] { return std::vector<fs::path>{deflate_file}; },
+       [&] { h5_read_all(deflate_file, restored.data(), restored.size()); }},
+  };
+  std::vector<Method> methods;
+  for (const auto& name : config.methods) {
+    auto found = std::find_if(all_methods.begin(), all_methods.end(), [&](const Method& m) { return m.name == name; });
+    if (found == all_methods.end()) throw std::invalid_argument("unknown method '" + name + "'");
+    methods.push_back(*found);
+  }
+
+  std::map<std::string, MethodResult> results;
+  std::string cache_drop;
+  for (int rep = 0; rep < config.reps; ++rep) {
+    for (std::size_t i = 0; i < methods.size(); ++i) {
+      const Method& method = methods[(i + static_cast<std::size_t>(rep)) % methods.size()];
+      MethodResult& result = results[method.name];
+      // Baselines write a fresh file each time, as a checkpoint version does.
+      for (const auto& file : method.files()) {
+        if (method.name != "lazarus") fs::remove(file);
+      }
+      settle(comm, config.settle_seconds);
+      const StepTime write = timed_collectively(comm, method.name + " write", method.write);
+      result.write_seconds.push_back(write.wall);
+      result.write_cpu_seconds.push_back(write.cpu);
+      const std::vector<fs::path> files = method.files();
+      std::uint64_t on_disk = sum_over_ranks(comm, size_of_files(files));
+      if (method.name == "lazarus" && rank == 0) {
+        on_disk = 0;  // the whole version folder: every rank file and the manifest
+        for (const auto& entry : fs::directory_iterator(files.front().parent_path())) {
+          if (entry.is_regular_file()) on_disk += entry.file_size();
+        }
+      }
+      result.bytes_on_disk = on_disk;
+      cache_drop = drop_page_cache(comm, files);
+      std::memset(restored.data(), 0xA5, restored.size() * sizeof(double));  // touched, and not the data
+      const StepTime read = timed_collectively(comm, method.name + " restore", method.read);
+      result.read_seconds.push_back(read.wall);
+      result.read_cpu_seconds.push_back(read.cpu);
+      result.verified = result.verified && equal_everywhere(comm, data.values, restored);
+    }
+  }
+
+  if (rank == 0) fs::remove_all(root);
+  MPI_Barrier(comm);
+
+  RunDescription description;
+  description.kind = std::string(to_string(config.kind));
+  description.ranks = nranks;
+  description.bytes_per_rank = data.bytes();
+  description.shape = data.shape;
+  description.reps = config.reps;
+  description.dir = root.parent_path();
+  description.compression_level = options.compression_level;
+  description.chunk_bytes = options.chunk_bytes;
+  description.cache_drop = cache_drop;
+  description.settle_seconds = config.settle_seconds;
+  return make_report(description, results);
+}
+
+}  // namespace
+}  // namespace lazarus::bench
+
+int main(int argc, char** argv) {
+  using namespace lazarus::bench;
+  MPI_Init(&argc, &argv);
+  int rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+
+  Config config;
+  CLI::App app{"checkpoint_bench: durable checkpoint and cold restore time of Lazarus vs fwrite+fsync and HDF5.\n"
+               "Prints one JSON document on stdout (rank 0)."};
+  std::string bytes_text = "256M";
+  std::string kind_text = "field2d";
+  std::string dir_text = config.dir.string();
+  app.add_option("--bytes-per-rank", bytes_text, "Checkpoint size per rank: 4096, 64K, 256M, 1G (binary units)")
+      ->capture_default_str();
+  app.add_option("--kind", kind_text, "Data: smooth | field2d | random")
+      ->check(CLI::IsMember({"smooth", "field2d", "random"}))
+      ->capture_default_str();
+  app.add_option("--reps", config.reps, "Repetitions of every method")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--dir", dir_text,
+                 "Folder for the files (on the disk under test; a tmpfs /tmp would measure memory)")
+      ->capture_default_str();
+  app.add_option("--settle", config.settle_seconds,
+                 "Seconds of quiet (after a sync) before each timed write, so that no method pays for the one before")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--methods", config.methods, "Subset of: lazarus fwrite h5contig h5deflate")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"lazarus", "fwrite", "h5contig", "h5deflate"}));
+  try {
+    app.parse(argc, argv);
+    config.bytes_per_rank = parse_byte_size(bytes_text);
+  } catch (const CLI::ParseError& error) {
+    const int code = rank == 0 ? app.exit(error) : (error.get_exit_code() == 0 ? 0 : 1);
+    MPI_Finalize();
+    return code;
+  } catch (const std::invalid_argument& error) {
+    if (rank == 0) std::fprintf(stderr, "checkpoint_bench: %s\n", error.what());
+    MPI_Finalize();
+    return 1;
+  }
+  config.kind = parse_data_kind(kind_text);
+  config.dir = dir_text;
+
+  int status = 0;
+  try {
+    const json report = run(MPI_COMM_WORLD, config);
+    if (rank == 0) std::printf("%s\n", report.dump(2).c_str());
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "checkpoint_bench: rank %d: %s\n", rank, error.what());
+    status = 1;
+  }
+  MPI_Finalize();
+  return status;
+}
