@@ -86,6 +86,26 @@ std::vector<T> samples(std::size_t count, int rank, std::uint64_t version) {
   return values;
 }
 
+// What a collective call threw across the ranks: how many ranks threw exactly E, and this rank's message.
+struct CollectiveThrow {
+  int ranks = 0;
+  std::string message;
+};
+
+template <class E, class F>
+CollectiveThrow throw_on_ranks(F&& call) {
+  CollectiveThrow result;
+  int threw = 0;
+  try {
+    call();
+  } catch (const E& error) {
+    threw = 1;
+    result.message = error.what();
+  }
+  MPI_Allreduce(&threw, &result.ranks, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+  return result;
+}
+
 // Copies `values` into `target` in place: a protected buffer must keep its address.
 template <class T>
 void overwrite(std::vector<T>& target, const std::vector<T>& values) {

@@ -24,15 +24,7 @@ void write_reference_checkpoint(const std::filesystem::path& dir) {
 // Counts the ranks on which `call` threw exactly E.
 template <class E, class F>
 int ranks_throwing(F&& call) {
-  int threw = 0;
-  try {
-    call();
-  } catch (const E&) {
-    threw = 1;
-  }
-  int total = 0;
-  MPI_Allreduce(&threw, &total, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
-  return total;
+  return throw_on_ranks<E>(std::forward<F>(call)).ranks;
 }
 
 TEST(Mismatch, AnotherSizeThrowsOnEveryRankAndLeavesMemoryAlone) {
@@ -66,16 +58,7 @@ TEST(Mismatch, ARegionMissingOnOneRankOnlyThrowsOnEveryRank) {
   double extra = -1;
   session.protect("field", field);
   if (world_rank() == 1) session.protect("not_stored", extra);
-  std::string message;
-  int threw = 0;
-  try {
-    session.restore();
-  } catch (const MismatchError& error) {
-    threw = 1;
-    message = error.what();
-  }
-  int total = 0;
-  MPI_Allreduce(&threw, &total, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+  const auto [total, message] = throw_on_ranks<MismatchError>([&] { session.restore(); });
   EXPECT_EQ(total, world_size());
   // Every rank reports the failing rank's own words.
   EXPECT_NE(message.find("rank 1"), std::string::npos) << message;
@@ -117,17 +100,8 @@ TEST(Errors, ACheckpointThatOneRankCannotWriteFailsEverywhereAndKeepsThePrevious
     setrlimit(RLIMIT_FSIZE, &small);
   }
   overwrite(field, samples<double>(1000, world_rank(), 2));
-  std::string message;
-  int threw = 0;
-  try {
-    session.checkpoint();
-  } catch (const IoError& error) {
-    threw = 1;
-    message = error.what();
-  }
+  const auto [total, message] = throw_on_ranks<IoError>([&] { session.checkpoint(); });
   if (world_rank() == 2) setrlimit(RLIMIT_FSIZE, &saved);
-  int total = 0;
-  MPI_Allreduce(&threw, &total, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
   EXPECT_EQ(total, world_size());
   EXPECT_NE(message.find("rank 2"), std::string::npos) << message;
   EXPECT_NE(message.find("rank-00002.h5"), std::string::npos) << message;
@@ -153,18 +127,9 @@ TEST(Errors, ABadEnvironmentVariableOnOneRankFailsTheConstructorEverywhere) {
   SharedScratchDir scratch;
   ::setenv("LAZARUS_DIR", scratch.path().c_str(), 1);
   if (world_rank() == 1) ::setenv("LAZARUS_COMPRESS", "fast", 1);
-  std::string message;
-  int threw = 0;
-  try {
-    Session session(MPI_COMM_WORLD);
-  } catch (const ConfigError& error) {
-    threw = 1;
-    message = error.what();
-  }
+  const auto [total, message] = throw_on_ranks<ConfigError>([&] { Session session(MPI_COMM_WORLD); });
   ::unsetenv("LAZARUS_COMPRESS");
   ::unsetenv("LAZARUS_DIR");
-  int total = 0;
-  MPI_Allreduce(&threw, &total, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
   EXPECT_EQ(total, world_size());
   EXPECT_NE(message.find("LAZARUS_COMPRESS='fast'"), std::string::npos) << message;
 }
