@@ -58,7 +58,6 @@ std::optional<Failure> FailureDetector::closed(int connection, Clock::time_point
   RankState& state = ranks_[static_cast<std::size_t>(found->second)];
   state.connected = false;
   if (state.said_bye) return std::nullopt;
-  state.died = true;
   Failure failure;
   failure.kind = "rank_died";
   failure.rank = found->second;
@@ -126,21 +125,6 @@ std::optional<Failure> FailureDetector::check_hangs(Clock::time_point now) const
   }
   }
   return std::nullopt;
-}
-
-std::vector<std::string> FailureDetector::nodes_with_every_rank_dead() const {
-  std::map<std::string, std::pair<int, int>> dead_and_total;
-  for (const auto& state : ranks_) {
-    if (state.pid <= 0) continue;
-    auto& [dead, total] = dead_and_total[state.node];
-    dead += state.died;
-    ++total;
-  }
-  std::vector<std::string> nodes;
-  for (const auto& [node, counts] : dead_and_total) {
-    if (counts.first == counts.second) nodes.push_back(node);
-  }
-  return nodes;
 }
 
 std::vector<pid_t> FailureDetector::pids() const {

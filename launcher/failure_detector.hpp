@@ -42,9 +42,6 @@ class FailureDetector {
   // A rank whose last heartbeat or progress is older than the hang timeout.
   std::optional<Failure> check_hangs(Clock::time_point now) const;
 
-  // Nodes all of whose ranks died (closed without "bye"): on real hosts, a lost node looks like this.
-  std::vector<std::string> nodes_with_every_rank_dead() const;
-
   std::vector<pid_t> pids() const;
   // The pids of ranks that run on `host` (a pid means nothing on another machine).
   std::vector<pid_t> pids_on(const std::string& host) const;
@@ -63,7 +60,6 @@ class FailureDetector {
     std::string node;
     bool said_bye = false;
     bool connected = false;
-    bool died = false;
     bool restored = false;
     Clock::time_point last_beat;
     Clock::time_point last_progress;

@@ -239,17 +239,6 @@ Supervisor::AttemptOutcome Supervisor::run_attempt(int attempt) {
     outcome.failure = detector.check_hangs(Clock::now());
   }
 
-  if (outcome.failure && outcome.failure->kind == "rank_died") {
-    // A lost node takes all its ranks at once: let their closing connections arrive (briefly) before
-    // judging which nodes are gone.
-    const auto grace_end = Clock::now() + std::chrono::milliseconds(100);
-    while (Clock::now() < grace_end) {
-      for (const ServerEvent& event : server_.poll(std::chrono::milliseconds(10))) {
-        if (event.kind == ServerEvent::Kind::closed) detector.closed(event.connection, event.at);
-      }
-    }
-  }
-  dead_nodes_ = detector.nodes_with_every_rank_dead();
   if (outcome.failure) {
     Failure& failure = *outcome.failure;
     if (auto pid = detector.pid_of(failure.rank); pid && injected_signals_.contains(*pid)) {
@@ -319,19 +308,18 @@ int Supervisor::run() {
     const double work_lost = unix_seconds_now() - std::max(attempt_started_unix_, committed_at.value_or(0.0));
     time_lost_seconds_ += work_lost;
 
-    // Logical nodes whose local folder is gone are lost; so are real hosts all of whose ranks died
-    // at once (nothing else can be checked from here).
+    // A node whose health check fails is lost: a logical node whose local folder is gone. Real hosts
+    // cannot be checked from here (telling a lost host from ranks that mpirun's abort killed is left
+    // to the resource manager: the Slurm support), so they are restarted in place.
     std::vector<std::pair<std::string, std::string>> replacements;
     std::vector<std::string> lost_nodes;
     for (const Node* node : nodes_.hosting()) {
-      const bool every_rank_dead = std::find(dead_nodes_.begin(), dead_nodes_.end(), node->name) != dead_nodes_.end();
-      if (nodes_.logical() ? !nodes_.healthy(*node) : every_rank_dead) lost_nodes.push_back(node->name);
+      if (!nodes_.healthy(*node)) lost_nodes.push_back(node->name);
     }
     for (const std::string& lost : lost_nodes) {
       auto spare = nodes_.replace(lost);
       events_.record("node_lost", {{"node", lost}, {"spare", spare ? *spare : ""}},
-                     fmt::format("node {} is lost ({}){}", lost,
-                                 nodes_.logical() ? "its local folder is gone" : "all its ranks died at once",
+                     fmt::format("node {} is lost ({}){}", lost, "its local folder is gone",
                                  spare ? fmt::format("; spare {} takes its place", *spare) : "; no spare left"));
       if (!spare) return finish(kExitNoSpare, "no spare node left");
       replacements.emplace_back(lost, *spare);

@@ -48,7 +48,6 @@ class Supervisor {
   std::optional<Clock::time_point> last_fault_at_;  // when the launcher last caused a fault
   std::map<pid_t, int> injected_signals_;            // what --inject sent to whom
   std::uint64_t newest_reported_ = 0;                // newest checkpoint version any rank reported
-  std::vector<std::string> dead_nodes_;              // nodes all of whose ranks died in the last attempt
   int attempts_ = 0;
   int failures_ = 0;
   double time_lost_seconds_ = 0;
