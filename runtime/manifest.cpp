@@ -158,13 +158,17 @@ Manifest read_manifest(const std::filesystem::path& version_dir) {
   if (!std::filesystem::exists(path, error)) {
     throw NoCheckpoint(fmt::format("{} has no manifest: the version is incomplete", version_dir.string()));
   }
+  return read_manifest_file(path);
+}
+
+Manifest read_manifest_file(const std::filesystem::path& file) {
   std::string text;
   try {
-    text = backends::read_whole_file(path);
+    text = backends::read_whole_file(file);
   } catch (const IoError& io) {
     throw CorruptCheckpoint(io.what());
   }
-  return parse_manifest(text, path.string());
+  return parse_manifest(text, file.string());
 }
 
 }  // namespace lazarus::detail

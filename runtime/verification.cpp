@@ -8,7 +8,6 @@
 #include <xxhash.h>
 
 #include "backends/hdf5/rank_file.hpp"
-#include "backends/posix/durable_io.hpp"
 #include "backends/posix/file_checksum.hpp"
 #include "lazarus/errors.hpp"
 #include "runtime/version_catalog.hpp"
@@ -31,13 +30,7 @@ Manifest manifest_of(const std::filesystem::path& folder, bool& set_aside) {
     throw NoCheckpoint(fmt::format("{} has no manifest: the version is incomplete (never committed)", folder.string()));
   }
   set_aside = true;
-  std::string text;
-  try {
-    text = backends::read_whole_file(corrupt);
-  } catch (const IoError& io) {
-    throw CorruptCheckpoint(io.what());
-  }
-  return parse_manifest(text, corrupt.string());
+  return read_manifest_file(corrupt);
 }
 
 void verify_rank_file(const std::filesystem::path& folder, const Manifest& manifest, const RankRecord& record,

@@ -503,16 +503,4 @@ std::uint64_t RankFileReader::read(const std::string& name, void* destination, s
   return XXH3_64bits(destination, bytes);
 }
 
-std::vector<std::string> RankFileReader::dataset_names() const {
-  H5QuietErrors quiet;
-  std::vector<std::string> names;
-  auto collect = [](hid_t, const char* name, const H5L_info_t*, void* out) -> herr_t {
-    static_cast<std::vector<std::string>*>(out)->emplace_back(name);
-    return 0;
-  };
-  h5_check<CorruptCheckpoint>(H5Literate(file_.get(), H5_INDEX_NAME, H5_ITER_INC, nullptr, collect, &names),
-                              fmt::format("cannot list datasets of {}", path_.string()));
-  return names;
-}
-
 }  // namespace lazarus::backends

@@ -113,8 +113,6 @@ class RankFileReader {
   // Reads dataset `name` (all of it, `bytes` long) into `destination`. Throws CorruptCheckpoint.
   // Returns the XXH3-64 of the bytes read, taken chunk by chunk while each is still in cache.
   std::uint64_t read(const std::string& name, void* destination, std::size_t bytes) const;
-  // Names of all datasets at the root.
-  std::vector<std::string> dataset_names() const;
 
  private:
   std::filesystem::path path_;
