@@ -14,7 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "backends/hdf5/h5_inspect.hpp"
-#include "backends/hdf5/rank_file.hpp"
+#include "backends/hdf5/rank_file_reader.hpp"
 #include "backends/posix/durable_io.hpp"
 #include "launcher/exit_codes.hpp"
 #include "lazarus/errors.hpp"

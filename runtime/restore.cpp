@@ -6,7 +6,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "backends/hdf5/rank_file.hpp"
+#include "backends/hdf5/rank_file_reader.hpp"
 #include "lazarus/errors.hpp"
 #include "runtime/verification.hpp"
 
@@ -37,7 +37,7 @@ const RegionRecord& stored_record_for(const Region& region, const RankRecord& re
 }  // namespace
 
 void StagedPiece::apply() const noexcept {
-  for (const auto& staged : regions_) std::memcpy(staged.target->data, staged.data.get(), staged.target->bytes());
+  for (const auto& staged : regions_) std::memcpy(staged.target->data, staged.data.data(), staged.target->bytes());
 }
 
 std::size_t StagedPiece::bytes() const noexcept {
@@ -57,18 +57,28 @@ StagedPiece stage_rank_piece(const std::filesystem::path& version_dir, const Man
   for (const Region& region : regions.all()) stored.push_back(&stored_record_for(region, record, manifest.version));
 
   const auto file = version_dir / record.file;
-  check_file_intact(file, record.file_bytes, record.file_xxh3);
-  backends::RankFileReader reader(file);
-  check_file_header(reader.header(), file, manifest, rank);
-  StagedPiece piece;
-  for (std::size_t i = 0; i < regions.all().size(); ++i) {
-    const Region& region = regions.all()[i];
-    const RegionRecord& expected = *stored[i];
-    auto buffer = std::make_unique_for_overwrite<std::byte[]>(region.bytes());
-    check_region(reader, file, expected, buffer.get(), region.bytes());
-    piece.regions_.push_back({&region, std::move(buffer)});
+  check_file_size(file, record.file_bytes);
+  try {
+    backends::RankFileReader reader(file);
+    reader.start_reading();  // the disk reads ahead while the staging memory below is faulted in
+    check_file_header(reader.header(), file, manifest, rank);
+    for (const RegionRecord* expected : stored) check_region_description(reader, file, *expected);
+    StagedPiece piece;
+    std::vector<backends::RegionLoad> loads;
+    for (const Region& region : regions.all()) {
+      piece.regions_.push_back({&region, backends::StagingBuffer(region.bytes())});
+      loads.push_back({region.name, piece.regions_.back().data.data(), region.bytes(), 0});
+    }
+    const std::uint64_t file_checksum = reader.load(loads);
+    check_file_checksum(file, record.file_xxh3, file_checksum);
+    for (std::size_t i = 0; i < loads.size(); ++i) check_region_checksum(file, *stored[i], loads[i].checksum);
+    return piece;
+  } catch (const CorruptCheckpoint&) {
+    // The one pass over the file stops at the first damage it meets (an unreadable header, a frame
+    // that does not decode) before it gets to the file's checksum: report a damaged file as such.
+    check_file_intact(file, record.file_bytes, record.file_xxh3);
+    throw;
   }
-  return piece;
 }
 
 }  // namespace lazarus::detail

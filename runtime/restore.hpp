@@ -6,6 +6,7 @@
 #include <memory>
 #include <vector>
 
+#include "backends/posix/staging_buffer.hpp"
 #include "runtime/manifest.hpp"
 #include "runtime/region_registry.hpp"
 
@@ -22,7 +23,7 @@ class StagedPiece {
                                       const RegionRegistry&);
   struct Staged {
     const Region* target;
-    std::unique_ptr<std::byte[]> data;
+    backends::StagingBuffer data;
   };
   std::vector<Staged> regions_;
 };

@@ -7,7 +7,7 @@
 #include <fmt/format.h>
 #include <xxhash.h>
 
-#include "backends/hdf5/rank_file.hpp"
+#include "backends/hdf5/rank_file_reader.hpp"
 #include "backends/posix/file_checksum.hpp"
 #include "lazarus/errors.hpp"
 #include "runtime/version_catalog.hpp"
@@ -94,7 +94,7 @@ void summarize_files(const std::filesystem::path& folder, VersionSummary& summar
 
 }  // namespace
 
-void check_file_intact(const std::filesystem::path& file, std::uint64_t expected_bytes, std::uint64_t expected_xxh3) {
+void check_file_size(const std::filesystem::path& file, std::uint64_t expected_bytes) {
   std::error_code error;
   const auto size = std::filesystem::file_size(file, error);
   if (error == std::errc::no_such_file_or_directory) throw CorruptCheckpoint(fmt::format("{} is missing", file.string()));
@@ -103,16 +103,24 @@ void check_file_intact(const std::filesystem::path& file, std::uint64_t expected
     throw CorruptCheckpoint(fmt::format("{} is {} bytes but the manifest records {} (truncated or overwritten)",
                                         file.string(), size, expected_bytes));
   }
+}
+
+void check_file_checksum(const std::filesystem::path& file, std::uint64_t expected_xxh3, std::uint64_t actual_xxh3) {
+  if (actual_xxh3 != expected_xxh3) {
+    throw CorruptCheckpoint(fmt::format("{}: file checksum mismatch (manifest {:016x}, file {:016x})", file.string(),
+                                        expected_xxh3, actual_xxh3));
+  }
+}
+
+void check_file_intact(const std::filesystem::path& file, std::uint64_t expected_bytes, std::uint64_t expected_xxh3) {
+  check_file_size(file, expected_bytes);
   std::uint64_t checksum = 0;
   try {
     checksum = backends::xxh3_of_file(file);
   } catch (const IoError& io) {
     throw CorruptCheckpoint(io.what());
   }
-  if (checksum != expected_xxh3) {
-    throw CorruptCheckpoint(fmt::format("{}: file checksum mismatch (manifest {:016x}, file {:016x})", file.string(),
-                                        expected_xxh3, checksum));
-  }
+  check_file_checksum(file, expected_xxh3, checksum);
 }
 
 void check_file_header(const backends::RankFileHeader& header, const std::filesystem::path& file,
@@ -124,17 +132,25 @@ void check_file_header(const backends::RankFileHeader& header, const std::filesy
   }
 }
 
-void check_region(const backends::RankFileReader& reader, const std::filesystem::path& file,
-                  const RegionRecord& expected, std::byte* destination, std::size_t bytes) {
+void check_region_description(const backends::RankFileReader& reader, const std::filesystem::path& file,
+                              const RegionRecord& expected) {
   const auto in_file = reader.describe(expected.name);
   if (in_file.type != expected.type || in_file.shape != expected.shape || in_file.checksum != expected.xxh3) {
     throw CorruptCheckpoint(fmt::format("region '{}' in {} disagrees with the manifest", expected.name, file.string()));
   }
-  const std::uint64_t checksum = reader.read(expected.name, destination, bytes);
-  if (checksum != expected.xxh3) {
+}
+
+void check_region_checksum(const std::filesystem::path& file, const RegionRecord& expected, std::uint64_t actual_xxh3) {
+  if (actual_xxh3 != expected.xxh3) {
     throw CorruptCheckpoint(fmt::format("region '{}' in {}: checksum mismatch (stored {:016x}, read {:016x})",
-                                        expected.name, file.string(), expected.xxh3, checksum));
+                                        expected.name, file.string(), expected.xxh3, actual_xxh3));
   }
+}
+
+void check_region(const backends::RankFileReader& reader, const std::filesystem::path& file,
+                  const RegionRecord& expected, std::byte* destination, std::size_t bytes) {
+  check_region_description(reader, file, expected);
+  check_region_checksum(file, expected, reader.read(expected.name, destination, bytes));
 }
 
 VersionReport verify_version(const std::filesystem::path& job_dir, std::uint64_t version) {

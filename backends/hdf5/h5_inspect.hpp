@@ -1,6 +1,6 @@
 #pragma once
 // How an HDF5 file stores its datasets: layout, chunk shape, filter pipeline and bytes on disk. Used
-// by `lazarus inspect`; reading the data themselves is RankFileReader's job (rank_file.hpp).
+// by `lazarus inspect`; reading the data themselves is RankFileReader's job (rank_file_reader.hpp).
 #include <cstdint>
 #include <filesystem>
 #include <string>

@@ -19,6 +19,7 @@
 #include "backends/hdf5/byte_shuffle.hpp"
 #include "backends/hdf5/h5_filters.hpp"
 #include "backends/hdf5/h5_types.hpp"
+#include "backends/hdf5/rank_file_layout.hpp"
 #include "backends/posix/durable_io.hpp"
 #include "backends/zstd/zstd_filter.hpp"
 #include "lazarus/errors.hpp"
@@ -26,14 +27,7 @@
 namespace lazarus::backends {
 namespace {
 
-// Attribute names; docs/file-format.md lists them.
-constexpr const char* kFormatAttribute = "lazarus_format_version";
-constexpr const char* kJobAttribute = "lazarus_job";
-constexpr const char* kVersionAttribute = "lazarus_version";
-constexpr const char* kRankAttribute = "lazarus_rank";
-constexpr const char* kNranksAttribute = "lazarus_nranks";
-constexpr const char* kChecksumAttribute = "lazarus_xxh3_64";
-constexpr const char* kElementTypeAttribute = "lazarus_element_type";
+using namespace rank_file_layout;
 
 template <class Exception>
 void write_attribute(hid_t object, const char* name, hid_t type, const void* value, std::string_view where) {
@@ -49,94 +43,6 @@ void write_string_attribute(hid_t object, const char* name, const std::string& v
   h5_check<IoError>(H5Tset_strpad(type.get(), H5T_STR_NULLPAD), where);
   write_attribute<IoError>(object, name, type.get(), value.c_str(), where);
 }
-
-template <class T>
-T read_attribute(hid_t object, const char* name, hid_t type, std::string_view where) {
-  H5Attribute attribute(h5_check<CorruptCheckpoint>(H5Aopen(object, name, H5P_DEFAULT), where));
-  T value{};
-  h5_check<CorruptCheckpoint>(H5Aread(attribute.get(), type, &value), where);
-  return value;
-}
-
-std::string read_string_attribute(hid_t object, const char* name, std::string_view where) {
-  H5Attribute attribute(h5_check<CorruptCheckpoint>(H5Aopen(object, name, H5P_DEFAULT), where));
-  H5Datatype stored(h5_check<CorruptCheckpoint>(H5Aget_type(attribute.get()), where));
-  if (H5Tget_class(stored.get()) != H5T_STRING || H5Tis_variable_str(stored.get()) > 0) {
-    throw CorruptCheckpoint(fmt::format("{}: attribute {} is not a fixed-length string", where, name));
-  }
-  std::string value(H5Tget_size(stored.get()), '\0');
-  h5_check<CorruptCheckpoint>(H5Aread(attribute.get(), stored.get(), value.data()), where);
-  value.resize(std::strlen(value.c_str()));
-  return value;
-}
-
-// Chunks that are each one contiguous run of the row-major data: dimensions before `split` are
-// chunked by 1, those after it whole. chunk_shape_for always produces such chunks, which lets a chunk
-// be compressed straight from (and decompressed straight into) the caller's memory.
-struct SlabChunks {
-  std::vector<hsize_t> dims;
-  std::vector<hsize_t> chunk;
-  std::size_t split = 0;           // the dimension cut into pieces of chunk[split]
-  std::size_t inner = 1;           // elements per index step of `split`
-  std::size_t steps = 0;           // chunks along `split`
-  std::size_t count = 0;           // chunks in all
-  std::size_t chunk_elements = 0;  // elements in one (whole) chunk
-
-  // Chunk `index` (row-major over chunk positions): its offset in the dataset, where its data begin
-  // in the row-major buffer and how many of its elements lie inside the dataset.
-  std::size_t locate(std::size_t index, std::vector<hsize_t>& offset, std::size_t& keep) const {
-    std::size_t outer = index / steps;
-    const std::size_t step = index % steps;
-    offset.assign(dims.size(), 0);
-    for (std::size_t d = split; d-- > 0;) {
-      offset[d] = outer % dims[d];
-      outer /= dims[d];
-    }
-    offset[split] = step * chunk[split];
-    std::size_t first_row = 0;  // row-major index of the chunk's first element, in units of `inner`
-    for (std::size_t d = 0; d <= split; ++d) first_row = first_row * dims[d] + offset[d];
-    keep = std::min<std::size_t>(chunk[split], dims[split] - offset[split]) * inner;
-    return first_row * inner;
-  }
-};
-
-std::optional<SlabChunks> slab_chunks(std::vector<hsize_t> dims, std::vector<hsize_t> chunk) {
-  if (dims.empty() || dims.size() != chunk.size()) return std::nullopt;
-  SlabChunks slabs;
-  slabs.split = 0;
-  for (std::size_t d = dims.size(); d-- > 0;) {
-    if (chunk[d] != dims[d]) {
-      slabs.split = d;
-      break;
-    }
-  }
-  for (std::size_t d = 0; d < dims.size(); ++d) {
-    if (dims[d] == 0 || chunk[d] == 0) return std::nullopt;
-    if (d < slabs.split && chunk[d] != 1) return std::nullopt;
-    if (d > slabs.split) slabs.inner *= dims[d];
-  }
-  if (chunk[slabs.split] > dims[slabs.split]) return std::nullopt;
-  slabs.steps = (dims[slabs.split] + chunk[slabs.split] - 1) / chunk[slabs.split];
-  slabs.count = slabs.steps;
-  for (std::size_t d = 0; d < slabs.split; ++d) slabs.count *= dims[d];
-  slabs.chunk_elements = chunk[slabs.split] * slabs.inner;
-  slabs.dims = std::move(dims);
-  slabs.chunk = std::move(chunk);
-  return slabs;
-}
-
-struct HashStateDeleter {
-  void operator()(XXH3_state_t* state) const noexcept { XXH3_freeState(state); }
-};
-using HashState = std::unique_ptr<XXH3_state_t, HashStateDeleter>;
-
-HashState new_hash_state() {
-  HashState state(XXH3_createState());
-  if (!state || XXH3_64bits_reset(state.get()) != XXH_OK) throw Error("cannot allocate an XXH3 state");
-  return state;
-}
-
-std::string describe_offset(const std::vector<hsize_t>& offset) { return fmt::format("[{}]", fmt::join(offset, ", ")); }
 
 // Large checkpoints write the image's bytes to disk as they are produced; every this many bytes the
 // kernel is asked to start writing them back (sync_file_range), so that fsync finds little left.
@@ -173,67 +79,6 @@ CoreImage core_image(hid_t file) {
   std::fill(image.head.begin() + 20, image.head.end(), std::byte{0});
   image.bytes = bytes;
   return image;
-}
-
-// Reads a dataset that this file's writer stored chunk by chunk (shuffle + zstd, whole chunks that
-// are contiguous runs of the data) with H5Dread_chunk, decompressing and unshuffling straight into
-// `destination`: no HDF5 filter pipeline, no intermediate copies. Returns false, having read
-// nothing useful, for a dataset in any other form; H5Dread then handles it.
-// `checksum` receives the XXH3-64 of everything written to `destination`.
-bool read_chunks_directly(hid_t dataset, const StoredRegion& stored, std::byte* destination, const std::string& where,
-                          std::uint64_t& checksum) {
-  if (stored.shape.empty()) return false;
-  H5PropertyList create(H5Dget_create_plist(dataset));
-  if (create.get() < 0 || H5Pget_layout(create.get()) != H5D_CHUNKED || H5Pget_nfilters(create.get()) != 2) return false;
-  const H5Z_filter_t expected_filters[2] = {H5Z_FILTER_SHUFFLE, kZstdFilterId};
-  for (unsigned i = 0; i < 2; ++i) {
-    unsigned flags = 0;
-    std::size_t values = 0;
-    unsigned config = 0;
-    if (H5Pget_filter2(create.get(), i, &flags, &values, nullptr, 0, nullptr, &config) != expected_filters[i]) return false;
-  }
-  H5Datatype file_type(H5Dget_type(dataset));
-  if (file_type.get() < 0 || H5Tequal(file_type.get(), h5_native_type(stored.type)) <= 0) return false;
-  const auto rank = static_cast<int>(stored.shape.size());
-  std::vector<hsize_t> chunk(stored.shape.size());
-  if (H5Pget_chunk(create.get(), rank, chunk.data()) != rank) return false;
-  const auto slabs = slab_chunks(std::vector<hsize_t>(stored.shape.begin(), stored.shape.end()), chunk);
-  if (!slabs) return false;
-
-  const std::size_t element_bytes = element_size(stored.type);
-  const std::size_t chunk_bytes = slabs->chunk_elements * element_bytes;
-  const std::size_t frame_capacity = zstd_frame_bound(chunk_bytes);
-  auto frame = std::make_unique_for_overwrite<std::byte[]>(frame_capacity);
-  auto plain = std::make_unique_for_overwrite<std::byte[]>(chunk_bytes);
-  HashState hash = new_hash_state();
-  std::vector<hsize_t> offset;
-  std::size_t expected_first = 0;  // chunks come in memory order, so the hash runs over the buffer in order
-  for (std::size_t index = 0; index < slabs->count; ++index) {
-    std::size_t keep = 0;
-    const std::size_t first = slabs->locate(index, offset, keep);
-    if (first != expected_first) return false;  // cannot happen for slab chunks; H5Dread would do
-    expected_first = first + keep;
-    hsize_t frame_bytes = 0;
-    h5_check<CorruptCheckpoint>(H5Dget_chunk_storage_size(dataset, offset.data(), &frame_bytes),
-                                fmt::format("{}: chunk at {}", where, describe_offset(offset)));
-    if (frame_bytes == 0 || frame_bytes > frame_capacity) {
-      throw CorruptCheckpoint(fmt::format("{}: chunk at {} is {} bytes, not a zstd frame of a {}-byte chunk", where,
-                                          describe_offset(offset), frame_bytes, chunk_bytes));
-    }
-    std::uint32_t skipped_filters = 0;
-    h5_check<CorruptCheckpoint>(H5Dread_chunk(dataset, H5P_DEFAULT, offset.data(), &skipped_filters, frame.get()),
-                                fmt::format("{}: chunk at {}", where, describe_offset(offset)));
-    if (skipped_filters != 0) return false;  // valid HDF5, but not how Lazarus writes
-    if (!zstd_decompress_frame({frame.get(), static_cast<std::size_t>(frame_bytes)}, {plain.get(), chunk_bytes})) {
-      throw CorruptCheckpoint(fmt::format("{}: chunk at {} is not one valid zstd frame of {} bytes", where,
-                                          describe_offset(offset), chunk_bytes));
-    }
-    std::byte* const out = destination + first * element_bytes;
-    unshuffle_bytes(plain.get(), slabs->chunk_elements, element_bytes, out, keep);
-    XXH3_64bits_update(hash.get(), out, keep * element_bytes);
-  }
-  checksum = XXH3_64bits_digest(hash.get());
-  return true;
 }
 
 }  // namespace
@@ -437,70 +282,6 @@ WrittenFile RankFileWriter::finish() {
   if (::close(out_.release()) != 0) throw IoError(fmt::format("cannot close {}: {}", path_.string(), errno_text(errno)));
   h5_check<IoError>(file_.close(), where);
   return written;
-}
-
-RankFileReader::RankFileReader(std::filesystem::path path) : path_(std::move(path)) {
-  ensure_zstd_filter_registered();
-  H5QuietErrors quiet;
-  file_ = H5File(h5_check<CorruptCheckpoint>(H5Fopen(path_.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT),
-                                             fmt::format("cannot open checkpoint file {}", path_.string())));
-}
-
-RankFileHeader RankFileReader::header() const {
-  H5QuietErrors quiet;
-  const std::string where = fmt::format("bad file attributes in {}", path_.string());
-  const hid_t root = file_.get();
-  RankFileHeader header;
-  header.format_version = read_attribute<int>(root, kFormatAttribute, H5T_NATIVE_INT, where);
-  header.job = read_string_attribute(root, kJobAttribute, where);
-  header.version = read_attribute<std::uint64_t>(root, kVersionAttribute, H5T_NATIVE_UINT64, where);
-  header.rank = read_attribute<int>(root, kRankAttribute, H5T_NATIVE_INT, where);
-  header.nranks = read_attribute<int>(root, kNranksAttribute, H5T_NATIVE_INT, where);
-  return header;
-}
-
-StoredRegion RankFileReader::describe(const std::string& name) const {
-  H5QuietErrors quiet;
-  const std::string where = fmt::format("region '{}' in {}", name, path_.string());
-  if (H5Lexists(file_.get(), name.c_str(), H5P_DEFAULT) <= 0) {
-    throw CorruptCheckpoint(fmt::format("{}: dataset missing", where));
-  }
-  H5Dataset dataset(h5_check<CorruptCheckpoint>(H5Dopen2(file_.get(), name.c_str(), H5P_DEFAULT), where));
-  H5Datatype type(h5_check<CorruptCheckpoint>(H5Dget_type(dataset.get()), where));
-  H5Dataspace space(h5_check<CorruptCheckpoint>(H5Dget_space(dataset.get()), where));
-  StoredRegion stored;
-  stored.name = name;
-  stored.type = element_type_from_string(read_string_attribute(dataset.get(), kElementTypeAttribute, where));
-  if (element_type_of_h5(type.get()) != (stored.type == ElementType::bytes ? ElementType::u8 : stored.type)) {
-    throw CorruptCheckpoint(fmt::format("{}: HDF5 type disagrees with its element-type attribute", where));
-  }
-  const int rank = h5_check<CorruptCheckpoint>(H5Sget_simple_extent_ndims(space.get()), where);
-  std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
-  h5_check<CorruptCheckpoint>(H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr), where);
-  if (H5Sget_simple_extent_type(space.get()) != H5S_SCALAR) stored.shape.assign(dims.begin(), dims.end());
-  const std::size_t elements =
-      std::accumulate(stored.shape.begin(), stored.shape.end(), std::size_t{1}, std::multiplies<>());
-  stored.bytes = elements * element_size(stored.type);
-  stored.checksum = read_attribute<std::uint64_t>(dataset.get(), kChecksumAttribute, H5T_NATIVE_UINT64, where);
-  return stored;
-}
-
-std::uint64_t RankFileReader::read(const std::string& name, void* destination, std::size_t bytes) const {
-  const StoredRegion stored = describe(name);
-  H5QuietErrors quiet;
-  const std::string where = fmt::format("cannot read region '{}' from {}", name, path_.string());
-  if (stored.bytes != bytes) {
-    throw CorruptCheckpoint(fmt::format("{}: holds {} bytes, expected {}", where, stored.bytes, bytes));
-  }
-  if (bytes == 0) return XXH3_64bits(destination, 0);
-  H5Dataset dataset(h5_check<CorruptCheckpoint>(H5Dopen2(file_.get(), name.c_str(), H5P_DEFAULT), where));
-  std::uint64_t checksum = 0;
-  if (read_chunks_directly(dataset.get(), stored, static_cast<std::byte*>(destination), where, checksum)) {
-    return checksum;
-  }
-  h5_check<CorruptCheckpoint>(
-      H5Dread(dataset.get(), h5_native_type(stored.type), H5S_ALL, H5S_ALL, H5P_DEFAULT, destination), where);
-  return XXH3_64bits(destination, bytes);
 }
 
 }  // namespace lazarus::backends

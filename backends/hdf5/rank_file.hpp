@@ -1,6 +1,7 @@
 #pragma once
-// One rank's piece of one checkpoint version: an HDF5 file with a dataset per region. This is the
-// only code that writes or reads those files; docs/file-format.md describes what it produces.
+// One rank's piece of one checkpoint version: an HDF5 file with a dataset per region. RankFileWriter
+// is the only code that writes those files (RankFileReader, rank_file_reader.hpp, reads them);
+// docs/file-format.md describes what it produces.
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -92,31 +93,6 @@ class RankFileWriter {
   std::size_t scratch_bytes_ = 0;    // capacity of each scratch buffer below
   std::unique_ptr<std::byte[]> shuffled_;  // one chunk, shuffled (and zero-padded at an edge)
   std::unique_ptr<std::byte[]> frame_;     // its zstd frame
-};
-
-// A region as stored, from the dataset's type, dataspace and attributes.
-struct StoredRegion {
-  std::string name;
-  ElementType type = ElementType::u8;
-  std::vector<std::size_t> shape;  // empty: a scalar
-  std::size_t bytes = 0;
-  std::uint64_t checksum = 0;
-};
-
-class RankFileReader {
- public:
-  // Opens `path` read-only. Throws CorruptCheckpoint when it is not a readable HDF5 file.
-  explicit RankFileReader(std::filesystem::path path);
-  RankFileHeader header() const;
-  // Describes dataset `name`. Throws CorruptCheckpoint when absent or malformed.
-  StoredRegion describe(const std::string& name) const;
-  // Reads dataset `name` (all of it, `bytes` long) into `destination`. Throws CorruptCheckpoint.
-  // Returns the XXH3-64 of the bytes read, taken chunk by chunk while each is still in cache.
-  std::uint64_t read(const std::string& name, void* destination, std::size_t bytes) const;
-
- private:
-  std::filesystem::path path_;
-  H5File file_;
 };
 
 }  // namespace lazarus::backends
