@@ -89,14 +89,18 @@ Outcome Engine::try_restore(std::uint64_t version) {
                        }));
   if (!read.ok()) return read;
   text = comm_.broadcast(std::move(text), 0);
-  StagedPiece piece;
-  Outcome staged = agree(comm_, capture([&] {
-                           const Manifest manifest = parse_manifest(text, (version_dir / kManifestFileName).string());
-                           piece = stage_rank_piece(version_dir, manifest, comm_.rank(), comm_.size(), regions_);
-                         }));
-  if (!staged.ok()) return staged;
+  VerifiedPiece piece;
+  Outcome verified = agree(comm_, capture([&] {
+                             const Manifest manifest = parse_manifest(text, (version_dir / kManifestFileName).string());
+                             piece = verify_rank_piece(version_dir, manifest, comm_.rank(), comm_.size(), regions_);
+                           }));
+  if (!verified.ok()) return verified;
   fault_point("during_restore", comm_.rank(), version);
-  piece.apply();
+  // Every rank's file is intact: only now does protected memory change. Should a verified file not
+  // decode to its data (see VerifiedPiece::apply), every rank reports it and the caller falls back
+  // to an older version, which overwrites every region again.
+  Outcome applied = agree(comm_, capture([&] { piece.apply(); }));
+  if (!applied.ok()) return applied;
   last_checkpoint_ = Clock::now();
   return {};
 }

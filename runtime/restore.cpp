@@ -6,7 +6,6 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "backends/hdf5/rank_file_reader.hpp"
 #include "lazarus/errors.hpp"
 #include "runtime/verification.hpp"
 
@@ -36,49 +35,53 @@ const RegionRecord& stored_record_for(const Region& region, const RankRecord& re
 
 }  // namespace
 
-void StagedPiece::apply() const noexcept {
-  for (const auto& staged : regions_) std::memcpy(staged.target->data, staged.data.data(), staged.target->bytes());
+void VerifiedPiece::apply() const {
+  const std::vector<std::uint64_t> checksums = reader_->load(plan_);
+  try {
+    for (std::size_t i = 0; i < expected_.size(); ++i) check_region_checksum(file_, expected_[i], checksums[i]);
+  } catch (const CorruptCheckpoint& problem) {
+    throw CorruptCheckpoint(fmt::format("{} although the file's checksum matched: the data were damaged before "
+                                        "they were written; protected memory is partly overwritten",
+                                        problem.what()));
+  }
 }
 
-std::size_t StagedPiece::bytes() const noexcept {
+std::size_t VerifiedPiece::bytes() const noexcept {
   std::size_t total = 0;
-  for (const auto& staged : regions_) total += staged.target->bytes();
+  for (const auto& region : expected_) total += region.bytes;
   return total;
 }
 
-StagedPiece stage_rank_piece(const std::filesystem::path& version_dir, const Manifest& manifest, int rank,
-                             int nranks, const RegionRegistry& regions) {
+VerifiedPiece verify_rank_piece(const std::filesystem::path& version_dir, const Manifest& manifest, int rank,
+                                int nranks, const RegionRegistry& regions) {
   if (manifest.nranks != nranks) {
     throw MismatchError(fmt::format("checkpoint version {} was written by {} ranks; this job runs {}",
                                     manifest.version, manifest.nranks, nranks));
   }
   const RankRecord& record = manifest.ranks.at(static_cast<std::size_t>(rank));
-  std::vector<const RegionRecord*> stored;
-  for (const Region& region : regions.all()) stored.push_back(&stored_record_for(region, record, manifest.version));
+  VerifiedPiece piece;
+  for (const Region& region : regions.all()) piece.expected_.push_back(stored_record_for(region, record, manifest.version));
 
-  const auto file = version_dir / record.file;
-  check_file_size(file, record.file_bytes);
+  piece.file_ = version_dir / record.file;
+  check_file_size(piece.file_, record.file_bytes);
   try {
-    backends::RankFileReader reader(file);
-    reader.start_reading();  // the disk reads ahead while the staging memory below is faulted in
-    check_file_header(reader.header(), file, manifest, rank);
-    for (const RegionRecord* expected : stored) check_region_description(reader, file, *expected);
-    StagedPiece piece;
-    std::vector<backends::RegionLoad> loads;
-    for (const Region& region : regions.all()) {
-      piece.regions_.push_back({&region, backends::StagingBuffer(region.bytes())});
-      loads.push_back({region.name, piece.regions_.back().data.data(), region.bytes(), 0});
-    }
-    const std::uint64_t file_checksum = reader.load(loads);
-    check_file_checksum(file, record.file_xxh3, file_checksum);
-    for (std::size_t i = 0; i < loads.size(); ++i) check_region_checksum(file, *stored[i], loads[i].checksum);
-    return piece;
-  } catch (const CorruptCheckpoint&) {
-    // The one pass over the file stops at the first damage it meets (an unreadable header, a frame
-    // that does not decode) before it gets to the file's checksum: report a damaged file as such.
-    check_file_intact(file, record.file_bytes, record.file_xxh3);
-    throw;
+    piece.contents_ = backends::read_and_hash_file(piece.file_, record.file_bytes);
+  } catch (const IoError& problem) {
+    throw CorruptCheckpoint(problem.what());
   }
+  check_file_checksum(piece.file_, record.file_xxh3, piece.contents_.xxh3);
+  // Only now may HDF5 parse the file: damaged metadata can crash or hang the library.
+  piece.reader_ = std::make_unique<backends::RankFileReader>(
+      piece.file_, std::span<const std::byte>(piece.contents_.bytes.data(), piece.contents_.bytes.size()));
+  check_file_header(piece.reader_->header(), piece.file_, manifest, rank);
+  std::vector<backends::RegionLoad> loads;
+  for (std::size_t i = 0; i < regions.all().size(); ++i) {
+    const Region& region = regions.all()[i];
+    check_region_description(*piece.reader_, piece.file_, piece.expected_[i]);
+    loads.push_back({region.name, static_cast<std::byte*>(region.data), region.bytes()});
+  }
+  piece.plan_ = piece.reader_->plan_load(std::move(loads));
+  return piece;
 }
 
 }  // namespace lazarus::detail

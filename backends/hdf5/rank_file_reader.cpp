@@ -1,13 +1,9 @@
 #include "backends/hdf5/rank_file_reader.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
+#include <hdf5_hl.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
-#include <iterator>
 #include <memory>
 #include <numeric>
 #include <optional>
@@ -19,7 +15,6 @@
 #include "backends/hdf5/h5_filters.hpp"
 #include "backends/hdf5/h5_types.hpp"
 #include "backends/hdf5/rank_file_layout.hpp"
-#include "backends/posix/durable_io.hpp"
 #include "backends/zstd/zstd_filter.hpp"
 #include "lazarus/errors.hpp"
 
@@ -80,9 +75,9 @@ class ChunkDecoder {
   static constexpr std::size_t kHashPieceBytes = std::size_t{256} << 10;
 
  public:
-  ChunkDecoder(const SlabChunks& slabs, std::size_t element_bytes)
+  ChunkDecoder(std::size_t chunk_elements, std::size_t element_bytes)
       : element_bytes_(element_bytes),
-        chunk_elements_(slabs.chunk_elements),
+        chunk_elements_(chunk_elements),
         plain_(std::make_unique_for_overwrite<std::byte[]>(chunk_elements_ * element_bytes)) {}
 
   std::size_t chunk_bytes() const noexcept { return chunk_elements_ * element_bytes_; }
@@ -119,7 +114,7 @@ class ChunkDecoder {
 std::optional<std::uint64_t> read_chunks_directly(hid_t dataset, const SlabChunks& slabs, const StoredRegion& stored,
                                    std::byte* destination, const std::string& where) {
   const std::size_t element_bytes = element_size(stored.type);
-  const ChunkDecoder decoder(slabs, element_bytes);
+  const ChunkDecoder decoder(slabs.chunk_elements, element_bytes);
   auto frame = std::make_unique_for_overwrite<std::byte[]>(decoder.frame_capacity());
   HashState hash = new_hash_state();  // slab chunks come in memory order: one streaming hash
   std::vector<hsize_t> offset;
@@ -143,102 +138,25 @@ std::optional<std::uint64_t> read_chunks_directly(hid_t dataset, const SlabChunk
   return XXH3_64bits_digest(hash.get());
 }
 
-// Keeps the kernel reading up to kReadAheadBytes beyond `position` of a file of `size` bytes;
-// `advised` tracks how far it was asked to. Linux reads at most its readahead window (read_ahead_kb)
-// per POSIX_FADV_WILLNEED, so the advice goes out in steps of kAdviceBytes. Advice only: errors are
-// of no consequence.
-void advise_read_ahead(int fd, std::uint64_t position, std::uint64_t& advised, std::uint64_t size) {
-  constexpr std::uint64_t kReadAheadBytes = std::uint64_t{64} << 20;
-  constexpr std::uint64_t kAdviceBytes = std::uint64_t{4} << 20;
-  const std::uint64_t until = std::min(size, position + kReadAheadBytes);
-  while (advised < until) {
-    const std::uint64_t step = std::min(kAdviceBytes, size - advised);
-    ::posix_fadvise(fd, static_cast<off_t>(advised), static_cast<off_t>(step), POSIX_FADV_WILLNEED);
-    advised += step;
-  }
-}
-
-// Reads a file front to back, once, hashing every byte: `take` hands out the bytes of one extent
-// (after hashing whatever lay before it), `finish` hashes the rest. The kernel is asked to read
-// ahead of the position, so that the disk works while the caller decodes what it was handed.
-class SequentialHashedReader {
- public:
-  // `fd` (of `path`, `size` bytes) stays open while this reader lives; the kernel was already asked
-  // to read its first `advised` bytes.
-  SequentialHashedReader(const std::filesystem::path& path, int fd, std::uint64_t size, std::uint64_t advised,
-                         std::size_t buffer_bytes)
-      : path_(path), fd_(fd), hash_(new_hash_state()), buffer_bytes_(buffer_bytes),
-        buffer_(std::make_unique_for_overwrite<std::byte[]>(buffer_bytes)), size_(size), advised_(advised) {
-    ::posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
-  }
-
-  std::uint64_t size() const noexcept { return size_; }
-
-  // The `bytes` (at most the buffer's size) at `offset`, which must not lie before the position.
-  // Valid until the next call. Throws CorruptCheckpoint.
-  std::span<const std::byte> take(std::uint64_t offset, std::size_t bytes) {
-    skip_to(offset);
-    read_into_buffer(bytes);
-    return {buffer_.get(), bytes};
-  }
-
-  // Hashes the rest of the file; returns the XXH3-64 of all of it.
-  std::uint64_t finish() {
-    skip_to(size_);
-    return XXH3_64bits_digest(hash_.get());
-  }
-
- private:
-  void skip_to(std::uint64_t offset) {
-    while (position_ < offset) read_into_buffer(static_cast<std::size_t>(std::min<std::uint64_t>(offset - position_, buffer_bytes_)));
-  }
-
-  void read_into_buffer(std::size_t bytes) {
-    if (position_ + bytes > size_) {
-      throw CorruptCheckpoint(fmt::format("{}: {} bytes at {} lie past its end ({} bytes)", path_.string(), bytes,
-                                          position_, size_));
-    }
-    advise_read_ahead(fd_, position_, advised_, size_);
-    std::size_t done = 0;
-    while (done < bytes) {
-      const ssize_t n = ::pread(fd_, buffer_.get() + done, bytes - done, static_cast<off_t>(position_ + done));
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) throw CorruptCheckpoint(fmt::format("cannot read {}: {}", path_.string(), errno_text(errno)));
-      if (n == 0) throw CorruptCheckpoint(fmt::format("{} ended early, at {} bytes", path_.string(), position_ + done));
-      done += static_cast<std::size_t>(n);
-    }
-    XXH3_64bits_update(hash_.get(), buffer_.get(), bytes);
-    position_ += bytes;
-  }
-
-  std::filesystem::path path_;
-  int fd_;
-  HashState hash_;
-  std::size_t buffer_bytes_;
-  std::unique_ptr<std::byte[]> buffer_;
-  std::uint64_t size_ = 0;
-  std::uint64_t position_ = 0;  // bytes read and hashed so far
-  std::uint64_t advised_ = 0;   // bytes the kernel was asked to read ahead
-};
-
 }  // namespace
 
 RankFileReader::RankFileReader(std::filesystem::path path) : path_(std::move(path)) {
   ensure_zstd_filter_registered();
-  const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw CorruptCheckpoint(fmt::format("cannot open {}: {}", path_.string(), errno_text(errno)));
-  fd_ = FileDescriptor(fd);
-  struct stat status {};
-  if (::fstat(fd_.get(), &status) != 0) {
-    throw CorruptCheckpoint(fmt::format("cannot stat {}: {}", path_.string(), errno_text(errno)));
-  }
-  size_ = static_cast<std::uint64_t>(status.st_size);
   H5QuietErrors quiet;
   file_ = H5File(h5_check<CorruptCheckpoint>(H5Fopen(path_.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT),
                                              fmt::format("cannot open checkpoint file {}", path_.string())));
 }
 
-void RankFileReader::start_reading() { advise_read_ahead(fd_.get(), 0, read_ahead_until_, size_); }
+RankFileReader::RankFileReader(std::filesystem::path path, std::span<const std::byte> image)
+    : path_(std::move(path)), image_(image) {
+  ensure_zstd_filter_registered();
+  H5QuietErrors quiet;
+  // HDF5 reads the caller's memory in place (no copy) and never frees or changes it.
+  constexpr unsigned kInPlace = H5LT_FILE_IMAGE_DONT_COPY | H5LT_FILE_IMAGE_DONT_RELEASE;
+  file_ = H5File(h5_check<CorruptCheckpoint>(
+      H5LTopen_file_image(const_cast<std::byte*>(image.data()), image.size(), kInPlace),
+      fmt::format("cannot open checkpoint file {} (in memory)", path_.string())));
+}
 
 RankFileHeader RankFileReader::header() const {
   H5QuietErrors quiet;
@@ -297,101 +215,71 @@ std::uint64_t RankFileReader::read(const std::string& name, void* destination, s
   return XXH3_64bits(destination, bytes);
 }
 
-std::uint64_t RankFileReader::load(std::span<RegionLoad> loads) const {
+LoadPlan RankFileReader::plan_load(std::vector<RegionLoad> loads) const {
+  if (image_.empty()) throw Error(fmt::format("{}: plan_load needs the file in memory", path_.string()));
   H5QuietErrors quiet;
-  // Plan: where every chunk of every region in the direct-chunk form lies in the file. Anything else
-  // (scalars, uncompressed data, other writers' layouts) is read with read() after the pass.
-  struct Piece {
-    std::uint64_t address = 0;
-    std::size_t frame_bytes = 0;
-    std::size_t load = 0;   // index into `loads`
-    std::size_t first = 0;  // first element in the destination
-    std::size_t keep = 0;   // elements that lie inside the dataset
-    std::vector<hsize_t> offset;
-  };
-  struct Plan {
-    std::optional<ChunkDecoder> decoder;
-    std::size_t element_bytes = 0;
-    HashState hash;
-    std::size_t next_first = 0;  // the hash streams while chunks arrive in memory order
-    bool in_order = true;
-  };
-  std::vector<Piece> pieces;
-  std::vector<Plan> plans(loads.size());
-  std::vector<std::size_t> read_after;
-  std::size_t largest_frame = std::size_t{1} << 20;
-  for (std::size_t i = 0; i < loads.size(); ++i) {
-    const RegionLoad& load = loads[i];
+  LoadPlan plan;
+  for (RegionLoad& load : loads) {
     const StoredRegion stored = describe(load.name);
     const std::string where = fmt::format("cannot read region '{}' from {}", load.name, path_.string());
     if (stored.bytes != load.bytes) {
       throw CorruptCheckpoint(fmt::format("{}: holds {} bytes, expected {}", where, stored.bytes, load.bytes));
     }
-    H5Dataset dataset(h5_check<CorruptCheckpoint>(H5Dopen2(file_.get(), load.name.c_str(), H5P_DEFAULT), where));
-    const auto slabs = load.bytes == 0 ? std::nullopt : direct_chunk_layout(dataset.get(), stored);
-    if (!slabs) {
-      read_after.push_back(i);
-      continue;
-    }
-    Plan& plan = plans[i];
-    plan.element_bytes = element_size(stored.type);
-    plan.decoder.emplace(*slabs, plan.element_bytes);
-    plan.hash = new_hash_state();
-    std::vector<Piece> chunks;
-    for (std::size_t index = 0; index < slabs->count; ++index) {
-      Piece piece;
-      piece.load = i;
-      piece.first = slabs->locate(index, piece.offset, piece.keep);
-      unsigned skipped_filters = 0;
-      haddr_t address = HADDR_UNDEF;
-      hsize_t frame_bytes = 0;
-      h5_check<CorruptCheckpoint>(H5Dget_chunk_info_by_coord(dataset.get(), piece.offset.data(), &skipped_filters,
-                                                              &address, &frame_bytes),
-                                  fmt::format("{}: chunk at {}", where, describe_offset(piece.offset)));
-      if (skipped_filters != 0) break;  // not how Lazarus writes: read() takes the whole region
-      if (address == HADDR_UNDEF || frame_bytes == 0 || frame_bytes > plan.decoder->frame_capacity()) {
-        throw CorruptCheckpoint(fmt::format("{}: chunk at {} is {} bytes at {}, not a zstd frame of a {}-byte chunk",
-                                            where, describe_offset(piece.offset), frame_bytes, address,
-                                            plan.decoder->chunk_bytes()));
+    LoadPlan::Region region{std::move(load), element_size(stored.type), {}, {}};
+    H5Dataset dataset(h5_check<CorruptCheckpoint>(H5Dopen2(file_.get(), region.load.name.c_str(), H5P_DEFAULT), where));
+    const auto slabs = region.load.bytes == 0 ? std::nullopt : direct_chunk_layout(dataset.get(), stored);
+    if (slabs) {
+      region.chunk_elements = slabs->chunk_elements;
+      const std::size_t frame_capacity = zstd_frame_bound(slabs->chunk_elements * region.element_bytes);
+      std::vector<hsize_t> offset;
+      for (std::size_t index = 0; index < slabs->count; ++index) {
+        LoadPlan::Chunk chunk;
+        chunk.first = slabs->locate(index, offset, chunk.keep);
+        unsigned skipped_filters = 0;
+        haddr_t address = HADDR_UNDEF;
+        hsize_t frame_bytes = 0;
+        const std::string chunk_where = fmt::format("{}: chunk at {}", where, describe_offset(offset));
+        h5_check<CorruptCheckpoint>(
+            H5Dget_chunk_info_by_coord(dataset.get(), offset.data(), &skipped_filters, &address, &frame_bytes),
+            chunk_where);
+        if (skipped_filters != 0) {  // not how Lazarus writes: H5Dread takes the whole region
+          region.chunks.clear();
+          break;
+        }
+        if (address == HADDR_UNDEF || frame_bytes == 0 || frame_bytes > frame_capacity ||
+            address > image_.size() || frame_bytes > image_.size() - address) {
+          throw CorruptCheckpoint(fmt::format("{} is {} bytes at {}: not a zstd frame of a {}-byte chunk inside the "
+                                              "{}-byte file",
+                                              chunk_where, frame_bytes, address,
+                                              slabs->chunk_elements * region.element_bytes, image_.size()));
+        }
+        chunk.frame = image_.subspan(static_cast<std::size_t>(address), static_cast<std::size_t>(frame_bytes));
+        chunk.where = chunk_where;
+        region.chunks.push_back(std::move(chunk));
       }
-      piece.address = address;
-      piece.frame_bytes = static_cast<std::size_t>(frame_bytes);
-      largest_frame = std::max(largest_frame, piece.frame_bytes);
-      chunks.push_back(std::move(piece));
     }
-    if (chunks.size() != slabs->count) {
-      plans[i] = Plan{};
-      read_after.push_back(i);
+    plan.regions_.push_back(std::move(region));
+  }
+  return plan;
+}
+
+std::vector<std::uint64_t> RankFileReader::load(const LoadPlan& plan) const {
+  std::vector<std::uint64_t> checksums;
+  for (const LoadPlan::Region& region : plan.regions_) {
+    const RegionLoad& load = region.load;
+    if (region.chunks.empty()) {
+      checksums.push_back(read(load.name, load.destination, load.bytes));
       continue;
     }
-    std::move(chunks.begin(), chunks.end(), std::back_inserter(pieces));
+    const ChunkDecoder decoder(region.chunk_elements, region.element_bytes);
+    HashState hash = new_hash_state();  // slab chunks come in memory order: one streaming hash
+    for (const LoadPlan::Chunk& chunk : region.chunks) {
+      decoder.decode(chunk.frame, load.destination + chunk.first * region.element_bytes, chunk.keep, hash.get(),
+                     chunk.where);
+    }
+    checksums.push_back(XXH3_64bits_digest(hash.get()));
   }
-  std::sort(pieces.begin(), pieces.end(), [](const Piece& a, const Piece& b) { return a.address < b.address; });
-
-  // The pass: every byte of the file read once and hashed; each chunk decoded while it is in cache.
-  SequentialHashedReader file(path_, fd_.get(), size_, read_ahead_until_, largest_frame);
-  std::uint64_t end_of_previous = 0;
-  for (const Piece& piece : pieces) {
-    const std::string where = fmt::format("cannot read region '{}' from {}: chunk at {}", loads[piece.load].name,
-                                          path_.string(), describe_offset(piece.offset));
-    if (piece.address < end_of_previous) throw CorruptCheckpoint(where + " overlaps another chunk");
-    end_of_previous = piece.address + piece.frame_bytes;
-    Plan& plan = plans[piece.load];
-    std::byte* const out = loads[piece.load].destination + piece.first * plan.element_bytes;
-    if (piece.first != plan.next_first) plan.in_order = false;
-    plan.next_first = piece.first + piece.keep;
-    plan.decoder->decode(file.take(piece.address, piece.frame_bytes), out, piece.keep,
-                         plan.in_order ? plan.hash.get() : nullptr, where);
-  }
-  const std::uint64_t file_checksum = file.finish();
-
-  for (std::size_t i = 0; i < loads.size(); ++i) {
-    RegionLoad& load = loads[i];
-    if (!plans[i].decoder) continue;
-    load.checksum = plans[i].in_order ? XXH3_64bits_digest(plans[i].hash.get()) : XXH3_64bits(load.destination, load.bytes);
-  }
-  for (const std::size_t i : read_after) loads[i].checksum = read(loads[i].name, loads[i].destination, loads[i].bytes);
-  return file_checksum;
+  return checksums;
 }
 
 }  // namespace lazarus::backends

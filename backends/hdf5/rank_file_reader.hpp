@@ -9,7 +9,6 @@
 
 #include "backends/hdf5/h5_handle.hpp"
 #include "backends/hdf5/rank_file.hpp"
-#include "backends/posix/durable_io.hpp"
 #include "lazarus/element_type.hpp"
 
 namespace lazarus::backends {
@@ -23,39 +22,59 @@ struct StoredRegion {
   std::uint64_t checksum = 0;
 };
 
-// One region for RankFileReader::load: where its `bytes` go; `checksum` receives their XXH3-64.
+// One region to load: where its `bytes` go.
 struct RegionLoad {
   std::string name;
   std::byte* destination = nullptr;
   std::size_t bytes = 0;
-  std::uint64_t checksum = 0;
+};
+
+// Where every region's chunks lie in a rank file held in memory, checked, ready for
+// RankFileReader::load. Made by RankFileReader::plan_load.
+class LoadPlan {
+ private:
+  friend class RankFileReader;
+  struct Chunk {
+    std::span<const std::byte> frame;  // the stored zstd frame, in the file's memory
+    std::size_t first = 0;             // its first element in the destination
+    std::size_t keep = 0;              // how many of its elements lie inside the dataset
+    std::string where;                 // for messages
+  };
+  struct Region {
+    RegionLoad load;
+    std::size_t element_bytes = 0;
+    std::size_t chunk_elements = 0;
+    std::vector<Chunk> chunks;  // empty: read with H5Dread (scalars, uncompressed, other layouts)
+  };
+  std::vector<Region> regions_;
 };
 
 class RankFileReader {
  public:
   // Opens `path` read-only. Throws CorruptCheckpoint when it is not a readable HDF5 file.
   explicit RankFileReader(std::filesystem::path path);
-  // Has the kernel start reading the file from the disk, ahead of load(), so that the caller can
-  // prepare its destinations meanwhile.
-  void start_reading();
+  // Opens the file held in `image` (the bytes of `path`, which only names it in messages); `image`
+  // must outlive the reader and is read in place, never copied. Throws CorruptCheckpoint.
+  RankFileReader(std::filesystem::path path, std::span<const std::byte> image);
   RankFileHeader header() const;
   // Describes dataset `name`. Throws CorruptCheckpoint when absent or malformed.
   StoredRegion describe(const std::string& name) const;
   // Reads dataset `name` (all of it, `bytes` long) into `destination`. Throws CorruptCheckpoint.
   // Returns the XXH3-64 of the bytes read, taken chunk by chunk while each is still in cache.
   std::uint64_t read(const std::string& name, void* destination, std::size_t bytes) const;
-  // Reads every region of `loads` into its destination and sets its `checksum`, in one front-to-back
-  // pass over the file that also takes the XXH3-64 of the whole file, which it returns. Every byte
-  // comes from the disk once and is decoded while in cache, with the kernel reading ahead meanwhile:
-  // much faster than hashing the file and then calling read(). Throws CorruptCheckpoint (a
-  // damaged file may also throw before the pass ends: check its whole-file checksum to tell).
-  std::uint64_t load(std::span<RegionLoad> loads) const;
+
+  // For a reader of a file in memory: finds and checks where every chunk of every region in `loads`
+  // lies, without touching any destination. Throws CorruptCheckpoint (a region of another size, a
+  // chunk index pointing outside the file).
+  LoadPlan plan_load(std::vector<RegionLoad> loads) const;
+  // Decodes every region of `plan` straight from the file's memory into its destination and returns
+  // the XXH3-64 of each, in order, taken piece by piece while in cache. Throws CorruptCheckpoint (a
+  // frame that does not decode), having written part of the destinations.
+  std::vector<std::uint64_t> load(const LoadPlan& plan) const;
 
  private:
   std::filesystem::path path_;
-  FileDescriptor fd_;       // for load()'s own reads
-  std::uint64_t size_ = 0;  // of the file when opened
-  std::uint64_t read_ahead_until_ = 0;  // how far the kernel was asked to read ahead
+  std::span<const std::byte> image_;  // the file's bytes, when opened from memory
   H5File file_;
 };
 

@@ -1,15 +1,14 @@
-// RankFileReader::load, the one-pass read that restore uses: files written by RankFileWriter come
-// back byte for byte with the right region and whole-file checksums, in every storage form the writer
-// produces (chunked + compressed with edge chunks, uncompressed, scalar, empty), and damage is caught.
+// How restore reads a rank file: read_and_hash_file brings it into memory with its whole-file checksum,
+// RankFileReader opens it there, plan_load and load decode it. Files written by RankFileWriter come
+// back byte for byte with the right checksums in every storage form the writer produces (chunked +
+// compressed with edge chunks, uncompressed, scalar, empty), and damage is caught.
 #include "backends/hdf5/rank_file_reader.hpp"
-
-#include <fcntl.h>
-#include <unistd.h>
 
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <random>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -31,6 +30,8 @@ using lazarus::backends::RankFileWriter;
 using lazarus::backends::RegionLoad;
 using lazarus::backends::RegionPayload;
 using lazarus::backends::StorageSettings;
+using lazarus::backends::HashedFile;
+using lazarus::backends::read_and_hash_file;
 using lazarus::backends::WrittenFile;
 
 struct Region {
@@ -78,21 +79,34 @@ WrittenFile write_file(const fs::path& path, const std::vector<Region>& regions,
   return writer.finish();
 }
 
-// Loads every region into fresh buffers; checks the data, the region checksums and the file checksum.
-void expect_loads_back(const fs::path& path, const std::vector<Region>& regions, const WrittenFile& written) {
+// What load() produced: the buffers and the checksum of each region.
+struct Loaded {
   std::vector<std::vector<std::byte>> buffers;
+  std::vector<std::uint64_t> checksums;
+};
+
+Loaded load_all(const fs::path& path, std::span<const std::byte> image, const std::vector<Region>& regions) {
+  Loaded loaded;
   std::vector<RegionLoad> loads;
-  for (const Region& region : regions) buffers.emplace_back(region.bytes.size(), std::byte{0x5a});
+  for (const Region& region : regions) loaded.buffers.emplace_back(region.bytes.size(), std::byte{0x5a});
   for (std::size_t i = 0; i < regions.size(); ++i) {
-    loads.push_back({regions[i].name, buffers[i].data(), regions[i].bytes.size(), 0});
+    loads.push_back({regions[i].name, loaded.buffers[i].data(), regions[i].bytes.size()});
   }
-  RankFileReader reader(path);
-  reader.start_reading();
-  EXPECT_EQ(reader.load(loads), written.xxh3);
-  EXPECT_EQ(written.xxh3, lazarus::backends::xxh3_of_file(path));
+  const RankFileReader reader(path, image);
+  loaded.checksums = reader.load(reader.plan_load(std::move(loads)));
+  return loaded;
+}
+
+// Reads the file into memory and loads every region; checks the data and all checksums.
+void expect_loads_back(const fs::path& path, const std::vector<Region>& regions, const WrittenFile& written) {
+  const HashedFile file = read_and_hash_file(path, written.bytes);
+  EXPECT_EQ(file.xxh3, written.xxh3);
+  EXPECT_EQ(file.xxh3, lazarus::backends::xxh3_of_file(path));
+  const Loaded loaded = load_all(path, {file.bytes.data(), file.bytes.size()}, regions);
+  ASSERT_EQ(loaded.checksums.size(), regions.size());
   for (std::size_t i = 0; i < regions.size(); ++i) {
-    EXPECT_EQ(buffers[i], regions[i].bytes) << regions[i].name;
-    EXPECT_EQ(loads[i].checksum, XXH3_64bits(regions[i].bytes.data(), regions[i].bytes.size())) << regions[i].name;
+    EXPECT_EQ(loaded.buffers[i], regions[i].bytes) << regions[i].name;
+    EXPECT_EQ(loaded.checksums[i], XXH3_64bits(regions[i].bytes.data(), regions[i].bytes.size())) << regions[i].name;
   }
 }
 
@@ -115,43 +129,42 @@ TEST(RankFileReaderLoad, ReadsUncompressedFilesToo) {
   expect_loads_back(path, regions, written);
 }
 
-TEST(RankFileReaderLoad, ADamagedChunkIsNeverReportedAsGoodData) {
+TEST(RankFileReaderLoad, ADamagedChunkFailsItsChecksumsOrDoesNotDecode) {
   lazarus::testing::ScratchDir dir;
   const std::vector<Region> regions{field("field", {300, 97})};
   const fs::path path = dir.path() / "rank.h5";
   const WrittenFile written = write_file(path, regions, StorageSettings{1, std::size_t{64} << 10});
-  // Flip one byte in the middle of the file: inside the chunk data, well past the superblock.
-  {
-    const int fd = ::open(path.c_str(), O_RDWR);
-    ASSERT_GE(fd, 0);
-    const off_t middle = static_cast<off_t>(written.bytes / 2);
-    unsigned char byte = 0;
-    ASSERT_EQ(::pread(fd, &byte, 1, middle), 1);
-    byte ^= 0x10;
-    ASSERT_EQ(::pwrite(fd, &byte, 1, middle), 1);
-    ::close(fd);
-  }
-  std::vector<std::byte> buffer(regions[0].bytes.size());
-  std::vector<RegionLoad> loads{{"field", buffer.data(), buffer.size(), 0}};
-  RankFileReader reader(path);
-  // Either the frame no longer decodes, or it decodes to other bytes: then both checksums differ.
+  HashedFile file = read_and_hash_file(path, written.bytes);
+  // One flipped bit in the middle of the file: inside the chunk data, well past the superblock.
+  file.bytes.data()[written.bytes / 2] ^= std::byte{0x10};
+  EXPECT_NE(XXH3_64bits(file.bytes.data(), file.bytes.size()), written.xxh3);
   try {
-    const std::uint64_t file_checksum = reader.load(loads);
-    EXPECT_NE(file_checksum, written.xxh3);
-    EXPECT_NE(loads[0].checksum, XXH3_64bits(regions[0].bytes.data(), regions[0].bytes.size()));
+    const Loaded loaded = load_all(path, {file.bytes.data(), file.bytes.size()}, regions);
+    EXPECT_NE(loaded.checksums.at(0), XXH3_64bits(regions[0].bytes.data(), regions[0].bytes.size()));
   } catch (const CorruptCheckpoint& error) {
     EXPECT_NE(std::string(error.what()).find("rank.h5"), std::string::npos) << error.what();
   }
 }
 
-TEST(RankFileReaderLoad, RejectsARegionOfAnotherSize) {
+TEST(RankFileReaderLoad, RejectsARegionOfAnotherSizeBeforeWritingAnything) {
   lazarus::testing::ScratchDir dir;
   const std::vector<Region> regions{field("field", {30, 10})};
   const fs::path path = dir.path() / "rank.h5";
-  write_file(path, regions, StorageSettings{});
-  std::vector<std::byte> buffer(8);
-  std::vector<RegionLoad> loads{{"field", buffer.data(), buffer.size(), 0}};
-  EXPECT_THROW(RankFileReader(path).load(loads), CorruptCheckpoint);
+  const WrittenFile written = write_file(path, regions, StorageSettings{});
+  const HashedFile file = read_and_hash_file(path, written.bytes);
+  const RankFileReader reader(path, {file.bytes.data(), file.bytes.size()});
+  std::vector<std::byte> buffer(8, std::byte{0x5a});
+  EXPECT_THROW(reader.plan_load({{"field", buffer.data(), buffer.size()}}), CorruptCheckpoint);
+  EXPECT_EQ(buffer, std::vector<std::byte>(8, std::byte{0x5a}));
+}
+
+TEST(ReadAndHashFile, RejectsAFileOfAnotherSize) {
+  lazarus::testing::ScratchDir dir;
+  const std::vector<Region> regions{scalar("step", 1)};
+  const fs::path path = dir.path() / "rank.h5";
+  const WrittenFile written = write_file(path, regions, StorageSettings{});
+  EXPECT_THROW(read_and_hash_file(path, written.bytes + 1), lazarus::IoError);
+  EXPECT_THROW(read_and_hash_file(dir.path() / "missing.h5", 10), lazarus::IoError);
 }
 
 }  // namespace
