@@ -41,6 +41,10 @@ void FailureDetector::message(int connection, const detail::Message& message, Cl
       state.last_progress = now;
       // The job has resumed once every rank restored (a rank may restore more than once).
       state.restored = true;
+      if (!message.level.empty()) {  // every rank reports the same level; the details come from rank 0
+        restored_level_ = message.level;
+        if (!message.detail.empty()) restored_detail_ = message.detail;
+      }
       if (!restored_ && std::all_of(ranks_.begin(), ranks_.end(), [](const RankState& r) { return r.restored; })) {
         restored_ = message.version;
         restored_at_ = now;

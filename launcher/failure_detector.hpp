@@ -52,6 +52,9 @@ class FailureDetector {
   std::uint64_t newest_checkpoint() const { return newest_checkpoint_; }
   std::optional<std::uint64_t> restored_version() const { return restored_; }
   std::optional<Clock::time_point> restored_at() const { return restored_at_; }
+  // Where the restored version came from ("local", "global"; empty when not said) and what was rebuilt.
+  const std::string& restored_level() const noexcept { return restored_level_; }
+  const std::string& restored_detail() const noexcept { return restored_detail_; }
 
  private:
   struct RankState {
@@ -73,6 +76,8 @@ class FailureDetector {
   std::uint64_t newest_checkpoint_ = 0;
   std::optional<std::uint64_t> restored_;
   std::optional<Clock::time_point> restored_at_;
+  std::string restored_level_;
+  std::string restored_detail_;
 
 };
 

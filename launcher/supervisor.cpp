@@ -11,7 +11,9 @@
 
 #include "launcher/exit_codes.hpp"
 #include "launcher/process_tools.hpp"
+#include "lazarus/options.hpp"
 #include "runtime/manifest.hpp"
+#include "runtime/scavenge.hpp"
 #include "runtime/version_catalog.hpp"
 
 namespace lazarus::launcher {
@@ -70,7 +72,21 @@ Supervisor::Supervisor(RunOptions options, std::vector<Fault> faults, NodePool n
       events_(options_.events_file, start_),
       server_(options_.listen_address, options_.advertised_address, token_) {}
 
+std::map<std::string, std::filesystem::path> Supervisor::local_job_dirs() const {
+  std::map<std::string, std::filesystem::path> dirs;
+  if (!nodes_.logical()) return dirs;  // real hosts' local folders are not readable from here
+  for (const Node& node : nodes_.nodes()) dirs[node.name] = node.local_dir / options_.job;
+  return dirs;
+}
+
 std::pair<std::uint64_t, std::optional<double>> Supervisor::newest_complete_version() const {
+  // The node-local levels (what the ranks will try first) and the global level, whichever is newer.
+  auto newest = detail::newest_local_version(local_job_dirs());
+  const auto global = newest_global_version();
+  return global.first > newest.first ? global : newest;
+}
+
+std::pair<std::uint64_t, std::optional<double>> Supervisor::newest_global_version() const {
   const auto job_dir = options_.dir / options_.job;
   try {
     const auto complete = detail::scan_versions(job_dir).complete;
@@ -215,9 +231,16 @@ Supervisor::AttemptOutcome Supervisor::run_attempt(int attempt) {
       nlohmann::json fields = {{"attempt", attempt}, {"version", version},
                                {"seconds_since_launch", seconds_between(launched_at, *detector.restored_at())}};
       if (last_fault_at_) fields["seconds_since_failure"] = seconds_between(*last_fault_at_, *detector.restored_at());
+      std::string from;
+      if (!detector.restored_level().empty()) {
+        fields["level"] = detector.restored_level();
+        fields["detail"] = detector.restored_detail();
+        from = fmt::format(" from the {} level", detector.restored_level());
+        if (!detector.restored_detail().empty()) from += " (" + detector.restored_detail() + ")";
+      }
       events_.record("resumed", fields,
-                     version > 0 ? fmt::format("resumed: all ranks restored checkpoint version {} ({:.3f} s after launch)",
-                                               version, seconds_between(launched_at, *detector.restored_at()))
+                     version > 0 ? fmt::format("resumed: all ranks restored checkpoint version {}{} ({:.3f} s after launch)",
+                                               version, from, seconds_between(launched_at, *detector.restored_at()))
                                  : "started: no checkpoint to restore, all ranks start from scratch");
     }
     fire_due_faults(detector, attempt);
@@ -275,6 +298,17 @@ Supervisor::AttemptOutcome Supervisor::run_attempt(int attempt) {
 }
 
 int Supervisor::finish(int status, const std::string& outcome) {
+  // Whatever the outcome, the newest node-local version must not stay only on the nodes.
+  if (const auto dirs = local_job_dirs(); !dirs.empty()) {
+    int keep = Options{}.keep;
+    try {
+      keep = Options::from_env().keep;
+    } catch (const std::exception&) {
+    }
+    const auto report = detail::scavenge(dirs, options_.dir / options_.job, keep);
+    events_.record("scavenge", {{"version", report.version.value_or(0)}, {"note", report.note}},
+                   fmt::format("scavenge: {}", report.note));
+  }
   const auto [newest, committed] = newest_complete_version();
   events_.record("summary",
                  {{"outcome", outcome}, {"exit_status", status}, {"attempts", attempts_}, {"failures", failures_},

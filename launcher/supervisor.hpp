@@ -35,6 +35,10 @@ class Supervisor {
   void fire_due_faults(const FailureDetector& detector, int attempt);
   // Newest complete version in the checkpoint folder (0: none) and when it was committed.
   std::pair<std::uint64_t, std::optional<double>> newest_complete_version() const;
+  // The global level's newest complete version alone.
+  std::pair<std::uint64_t, std::optional<double>> newest_global_version() const;
+  // Every logical node's local job folder (empty for real hosts).
+  std::map<std::string, std::filesystem::path> local_job_dirs() const;
   int finish(int status, const std::string& outcome);
 
   RunOptions options_;

@@ -18,7 +18,13 @@
 namespace lazarus::detail {
 namespace {
 
-// Phase 1 on one rank: its file, written and fsync'd; returns what the manifest records of it.
+std::int64_t unix_milliseconds_now() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
 RankRecord write_rank_piece(const backends::Communicator& comm, const Options& options,
                             const std::filesystem::path& version_dir, std::uint64_t version,
                             const RegionRegistry& regions) {
@@ -47,12 +53,18 @@ RankRecord write_rank_piece(const backends::Communicator& comm, const Options& o
   return record;
 }
 
-std::int64_t unix_milliseconds_now() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+Manifest manifest_of_records(const Options& options, std::uint64_t version, int nranks,
+                             const std::vector<std::string>& records) {
+  Manifest manifest;
+  manifest.job = options.job;
+  manifest.version = version;
+  manifest.nranks = nranks;
+  manifest.created_unix_ms = unix_milliseconds_now();
+  manifest.compression_level = options.compression_level;
+  manifest.chunk_bytes = options.chunk_bytes;
+  for (const auto& text : records) manifest.ranks.push_back(parse_rank_record(text));
+  return manifest;
 }
-
-}  // namespace
 
 CommitStatistics commit_version(const backends::Communicator& comm, const Options& options,
                                 const std::filesystem::path& job_dir, std::uint64_t version,
@@ -65,14 +77,7 @@ CommitStatistics commit_version(const backends::Communicator& comm, const Option
   if (comm.rank() != 0) fault_point("during_commit", comm.rank(), version);  // waiting for the manifest
   run_collectively(comm, [&] {
     if (comm.rank() != 0) return;
-    Manifest manifest;
-    manifest.job = options.job;
-    manifest.version = version;
-    manifest.nranks = comm.size();
-    manifest.created_unix_ms = unix_milliseconds_now();
-    manifest.compression_level = options.compression_level;
-    manifest.chunk_bytes = options.chunk_bytes;
-    for (const auto& text : records) manifest.ranks.push_back(parse_rank_record(text));
+    const Manifest manifest = manifest_of_records(options, version, comm.size(), records);
     // Every rank file's directory entry, and the version folder's own, must be durable first.
     backends::fsync_directory(version_dir);
     backends::fsync_directory(job_dir);

@@ -8,9 +8,12 @@
 // A crash at any instant leaves either the previous or the new version as the newest complete one.
 #include <cstdint>
 #include <filesystem>
+#include <string>
+#include <vector>
 
 #include "backends/mpi/communicator.hpp"
 #include "lazarus/options.hpp"
+#include "runtime/manifest.hpp"
 #include "runtime/region_registry.hpp"
 
 namespace lazarus::detail {
@@ -19,6 +22,16 @@ struct CommitStatistics {
   std::uint64_t bytes = 0;       // uncompressed bytes of this rank's regions
   std::uint64_t file_bytes = 0;  // bytes of this rank's file
 };
+
+// Local. This rank's file of `version` in `version_dir` (created if needed), written and fsync'd;
+// returns what the manifest records of it. Throws IoError.
+RankRecord write_rank_piece(const backends::Communicator& comm, const Options& options,
+                            const std::filesystem::path& version_dir, std::uint64_t version,
+                            const RegionRegistry& regions);
+
+// The manifest of `version` from every rank's record (serialize_rank_record texts, in rank order).
+Manifest manifest_of_records(const Options& options, std::uint64_t version, int nranks,
+                             const std::vector<std::string>& records);
 
 // Collective. Writes and commits `version` (which must not exist yet) under `job_dir`. Throws the same
 // lazarus::Error on every rank when any rank fails; the previous complete version is then unchanged.

@@ -1,9 +1,13 @@
 #include "runtime/engine.hpp"
 
+#include <algorithm>
 #include <cstdio>
+#include <map>
+#include <set>
 #include <system_error>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "backends/hdf5/rank_file.hpp"
 #include "lazarus/errors.hpp"
@@ -11,6 +15,7 @@
 #include "runtime/fault_injection.hpp"
 #include "runtime/manifest.hpp"
 #include "runtime/restore.hpp"
+#include "runtime/local_restore.hpp"
 #include "runtime/version_catalog.hpp"
 
 namespace lazarus::detail {
@@ -28,11 +33,20 @@ Engine::Engine(MPI_Comm comm, const std::function<Options()>& make_options)
     options_ = make_options();
     options_.validate();
     job_dir_ = options_.dir / options_.job;
-    if (comm_.rank() != 0) return;
     std::error_code error;
+    if (multilevel()) {
+      local_job_dir_ = options_.local_dir / options_.job;
+      std::filesystem::create_directories(local_job_dir_, error);
+      if (error) {
+        throw IoError(fmt::format("cannot create node-local checkpoint folder {} (LAZARUS_LOCAL_DIR): {}",
+                                  local_job_dir_.string(), error.message()));
+      }
+    }
+    if (comm_.rank() != 0) return;
     std::filesystem::create_directories(job_dir_, error);
     if (error) throw IoError(fmt::format("cannot create checkpoint folder {}: {}", job_dir_.string(), error.message()));
   });
+  if (multilevel()) nodes_ = NodeMap::gather(comm_);
   launcher_ = LauncherLink::acquire();
 }
 
@@ -51,6 +65,7 @@ std::vector<std::uint64_t> Engine::listed_versions(bool complete) {
 }
 
 std::uint64_t Engine::checkpoint() {
+  if (multilevel()) return checkpoint_multilevel();
   const auto start = Clock::now();
   // Past every version folder, complete or not, so that leftovers of a crash are never reused.
   const std::uint64_t version = listed_versions(false).at(0) + 1;
@@ -64,6 +79,12 @@ std::uint64_t Engine::checkpoint() {
 }
 
 std::vector<std::uint64_t> Engine::complete_versions() {
+  if (multilevel()) {
+    std::vector<std::uint64_t> listed;
+    for (const Candidate& candidate : candidates(gather_inventory())) listed.push_back(candidate.version);
+    std::reverse(listed.begin(), listed.end());
+    return listed;
+  }
   std::vector<std::uint64_t> verified;
   run_collectively(comm_, [&] {
     if (comm_.rank() != 0) return;
@@ -106,6 +127,7 @@ Outcome Engine::try_restore(std::uint64_t version) {
 }
 
 std::optional<std::uint64_t> Engine::restore_newest() {
+  if (multilevel()) return restore_newest_multilevel();
   const auto start = Clock::now();
   const auto candidates = listed_versions(true);
   if (candidates.empty()) {
@@ -144,6 +166,27 @@ std::optional<std::uint64_t> Engine::restore_newest() {
 }
 
 std::uint64_t Engine::restore_exactly(std::uint64_t version) {
+  if (multilevel()) {
+    const Inventory inventory = gather_inventory();
+    const auto all = candidates(inventory);
+    const auto found = std::find_if(all.begin(), all.end(), [&](const Candidate& c) { return c.version == version; });
+    if (found == all.end()) {
+      throw NoCheckpoint(fmt::format("checkpoint version {} of job '{}' is complete at no level ({} complete versions)",
+                                     version, options_.job, all.size()));
+    }
+    std::string why;
+    Outcome outcome;
+    if (found->local_holder >= 0) {
+      outcome = try_restore_local(*found, inventory, why);
+      if (outcome.ok() && why.empty()) return version;
+    }
+    if (found->global) outcome = try_restore(version);
+    else if (outcome.ok()) outcome = {ErrorKind::corrupt, fmt::format("version {}: {}", version, why), 0};
+    if (outcome.kind == ErrorKind::no_checkpoint) outcome.kind = ErrorKind::corrupt;
+    throw_if_failed(outcome);
+    if (launcher_) launcher_->report_restore(version, "global");
+    return version;
+  }
   const auto candidates = listed_versions(true);
   if (std::find(candidates.begin(), candidates.end(), version) == candidates.end()) {
     throw NoCheckpoint(fmt::format("checkpoint version {} of job '{}' in {} is not complete ({} complete versions)",
@@ -162,6 +205,237 @@ bool Engine::need_checkpoint() {
   std::uint64_t due = 0;
   if (comm_.rank() == 0) due = options_.interval_seconds > 0 && seconds_since(last_checkpoint_) >= options_.interval_seconds;
   return comm_.broadcast(due, 0) != 0;
+}
+
+}  // namespace lazarus::detail
+
+namespace lazarus::detail {
+
+void Engine::wait() {
+  if (multilevel()) flush_.settle(comm_, /*wait=*/true);
+}
+
+void Engine::finish() {
+  if (!multilevel()) return;
+  // The newest local version reaches the global level when the job ends normally.
+  if (newest_local_ && newest_local_->version > newest_flushed_) start_flush(*newest_local_);
+  wait();
+}
+
+void Engine::start_flush(const Manifest& manifest) {
+  if (flush_.pending()) flush_.settle(comm_, /*wait=*/true);  // one copy at a time
+  flush_.start(version_directory(local_job_dir_, manifest.version), job_dir_, manifest, comm_.rank(), options_.keep);
+  newest_flushed_ = manifest.version;
+}
+
+std::uint64_t Engine::checkpoint_multilevel() {
+  const auto start = Clock::now();
+  if (auto committed = flush_.settle(comm_, /*wait=*/false)) log(fmt::format("version {} committed at the global level", *committed));
+  // Past every version folder at every level, so that leftovers of a crash are never reused.
+  std::uint64_t highest = 0;
+  run_collectively(comm_, [&] {
+    highest = scan_versions(local_job_dir_).highest();
+    if (comm_.rank() == 0) highest = std::max(highest, scan_versions(job_dir_).highest());
+  });
+  const std::uint64_t version = comm_.max(highest) + 1;
+  LocalCommit commit = commit_local_version(comm_, options_, nodes_, local_job_dir_, version, regions_,
+                                            flush_.pending().value_or(0));
+  if (!placement_warned_ && comm_.rank() == 0) {
+    for (const auto& warning : commit.warnings) std::fprintf(stderr, "lazarus: warning: %s\n", warning.c_str());
+  }
+  placement_warned_ = true;
+  newest_local_ = commit.manifest;
+  last_checkpoint_ = Clock::now();
+  if (options_.flush_every > 0 && version % static_cast<std::uint64_t>(options_.flush_every) == 0) {
+    start_flush(commit.manifest);
+  }
+  if (launcher_) launcher_->report_checkpoint(version);
+  log(fmt::format("checkpoint version {} committed at the node-local level ({}): {:.1f} MiB on rank 0 ({:.1f} MiB "
+                  "file) in {:.3f} s{}",
+                  version, to_string(options_.redundancy), static_cast<double>(commit.bytes) / (1 << 20),
+                  static_cast<double>(commit.file_bytes) / (1 << 20), seconds_since(start),
+                  newest_flushed_ == version ? "; copying it to the global level" : ""));
+  return version;
+}
+
+Inventory Engine::gather_inventory() {
+  std::string mine;
+  run_collectively(comm_, [&] {
+    if (nodes_.is_leader(comm_.rank())) mine = serialize_node_inventory(scan_node_folder(local_job_dir_));
+  });
+  const auto texts = comm_.gather(mine, 0);
+  Inventory inventory;
+  for (std::size_t rank = 0; rank < texts.size(); ++rank) {
+    if (nodes_.is_leader(static_cast<int>(rank))) {
+      inventory[nodes_.node_of(static_cast<int>(rank))] = parse_node_inventory(texts[rank]);
+    }
+  }
+  return inventory;
+}
+
+std::vector<Engine::Candidate> Engine::candidates(const Inventory& inventory) {
+  std::vector<std::uint64_t> flat;  // version, local holder + 1, global; three numbers per candidate
+  run_collectively(comm_, [&] {
+    if (comm_.rank() != 0) return;
+    std::map<std::uint64_t, Candidate> found;
+    for (const auto& [node, versions] : inventory) {
+      for (const auto& [version, held] : versions) {
+        if (!held.manifest) continue;
+        Candidate& candidate = found[version];
+        candidate.version = version;
+        if (candidate.local_holder < 0) candidate.local_holder = nodes_.leader_of(node);
+      }
+    }
+    for (const std::uint64_t version : scan_versions(job_dir_).complete) {
+      found[version].version = version;
+      found[version].global = true;
+    }
+    for (auto it = found.rbegin(); it != found.rend(); ++it) {
+      flat.insert(flat.end(), {it->second.version, static_cast<std::uint64_t>(it->second.local_holder + 1),
+                               it->second.global ? 1u : 0u});
+    }
+  });
+  flat = comm_.broadcast(std::move(flat), 0);
+  std::vector<Candidate> list;
+  for (std::size_t i = 0; i + 2 < flat.size(); i += 3) {
+    list.push_back({flat[i], static_cast<int>(flat[i + 1]) - 1, flat[i + 2] != 0});
+  }
+  return list;
+}
+
+Outcome Engine::try_restore_local(const Candidate& candidate, const Inventory& inventory, std::string& why) {
+  const auto version_dir = version_directory(local_job_dir_, candidate.version);
+  std::string text;
+  Outcome read = agree(comm_, capture([&] {
+                         if (comm_.rank() == candidate.local_holder) text = serialize_manifest(read_manifest(version_dir));
+                       }));
+  if (!read.ok()) {
+    why = read.message;
+    return {};
+  }
+  text = comm_.broadcast(std::move(text), candidate.local_holder);
+  Manifest manifest;
+  try {  // every rank parses the same text: all fail alike
+    manifest = parse_manifest(text, (version_dir / kManifestFileName).string());
+  } catch (const CorruptCheckpoint& problem) {
+    why = problem.what();
+    return {};
+  }
+  std::map<std::string, NodeHoldings> holdings;  // rank 0 only
+  for (const auto& [node, versions] : inventory) {
+    if (auto found = versions.find(candidate.version); found != versions.end()) holdings[node] = found->second;
+  }
+  std::set<Source> bad;
+  for (int round = 0; round < 8; ++round) {
+    std::string plan_text;
+    if (comm_.rank() == 0) {
+      std::string reason;
+      if (auto plan = plan_recovery(manifest, holdings, nodes_.rank_nodes(), bad, reason)) plan_text = serialize_plan(*plan);
+      else plan_text = "!" + reason;
+    }
+    plan_text = comm_.broadcast(std::move(plan_text), 0);
+    if (plan_text.starts_with("!")) {
+      why = plan_text.substr(1);
+      return {};
+    }
+    const RecoveryPlan plan = parse_plan(plan_text);
+    auto damaged = carry_out_recovery(comm_, nodes_, plan, manifest, local_job_dir_);
+    if (damaged.empty()) {
+      VerifiedPiece piece;
+      const Outcome verified =
+          capture([&] { piece = verify_rank_piece(version_dir, manifest, comm_.rank(), comm_.size(), regions_); });
+      std::vector<Source> mine;
+      const Recovery& own = plan.ranks.at(static_cast<std::size_t>(comm_.rank()));
+      if (!verified.ok() && verified.kind == ErrorKind::corrupt && own.kind == Recovery::Kind::in_place) {
+        mine.push_back(own.source);  // this node's own copy is damaged: plan around it
+      }
+      damaged = share_sources(comm_, mine);
+      if (damaged.empty()) {
+        const Outcome agreed = agree(comm_, verified);
+        if (!agreed.ok()) return agreed;
+        fault_point("during_restore", comm_.rank(), candidate.version);
+        const Outcome applied = agree(comm_, capture([&] { piece.apply(); }));
+        if (!applied.ok()) return applied;
+        last_checkpoint_ = Clock::now();
+        const auto rebuilt = describe_rebuilt(plan);
+        const std::string detail = rebuilt.empty() ? "every rank read its own node-local file"
+                                                   : fmt::format("rebuilt: {}", fmt::join(rebuilt, "; "));
+        if (comm_.rank() == 0 && (options_.verbose || !rebuilt.empty())) {
+          std::fprintf(stderr, "lazarus: restoring version %llu from node-local storage; %s\n",
+                       static_cast<unsigned long long>(candidate.version), detail.c_str());
+        }
+        if (launcher_) launcher_->report_restore(candidate.version, "local", detail);
+        return {};
+      }
+    }
+    if (comm_.rank() == 0) {
+      for (const Source& source : damaged) {
+        std::fprintf(stderr, "lazarus: %s on node %s is missing or damaged; planning around it\n", source.file.c_str(),
+                     source.node.c_str());
+      }
+    }
+    bad.insert(damaged.begin(), damaged.end());
+  }
+  why = "too many damaged copies";
+  return {};
+}
+
+std::optional<std::uint64_t> Engine::restore_newest_multilevel() {
+  const auto start = Clock::now();
+  flush_.settle(comm_, /*wait=*/true);
+  const Inventory inventory = gather_inventory();
+  const auto list = candidates(inventory);
+  if (list.empty()) {
+    if (launcher_) launcher_->report_restore(0);
+    return std::nullopt;
+  }
+  std::vector<std::pair<std::uint64_t, std::string>> unusable;  // local versions that could not be assembled
+  std::string last_problem;
+  for (const Candidate& candidate : list) {
+    if (candidate.local_holder >= 0) {
+      std::string why;
+      const Outcome outcome = try_restore_local(candidate, inventory, why);
+      if (outcome.ok() && why.empty()) {
+        log(fmt::format("restored checkpoint version {} from the node-local level in {:.3f} s", candidate.version,
+                        seconds_since(start)));
+        return candidate.version;
+      }
+      if (!outcome.ok() && outcome.kind != ErrorKind::corrupt && outcome.kind != ErrorKind::no_checkpoint) {
+        throw_if_failed(outcome);
+      }
+      unusable.emplace_back(candidate.version, fmt::format("version {} ({})", candidate.version,
+                                                           outcome.ok() ? why : outcome.message));
+    }
+    if (!candidate.global) continue;
+    const Outcome outcome = try_restore(candidate.version);
+    if (outcome.ok()) {
+      std::vector<std::string> newer;
+      for (const auto& [version, line] : unusable) {
+        if (version > candidate.version) newer.push_back(line);
+      }
+      const std::string detail =
+          newer.empty() ? std::string() : fmt::format("newer node-local versions could not be rebuilt: {}", fmt::join(newer, "; "));
+      if (comm_.rank() == 0 && !newer.empty()) {
+        std::fprintf(stderr, "lazarus: %s; restored version %llu from the global level\n", detail.c_str(),
+                     static_cast<unsigned long long>(candidate.version));
+      }
+      if (launcher_) launcher_->report_restore(candidate.version, "global", detail);
+      log(fmt::format("restored checkpoint version {} from the global level in {:.3f} s", candidate.version,
+                      seconds_since(start)));
+      return candidate.version;
+    }
+    if (outcome.kind != ErrorKind::corrupt && outcome.kind != ErrorKind::no_checkpoint) throw_if_failed(outcome);
+    if (comm_.rank() == 0) {
+      std::fprintf(stderr, "lazarus: checkpoint version %llu of job '%s' is unusable at the global level: %s\n",
+                   static_cast<unsigned long long>(candidate.version), options_.job.c_str(), outcome.message.c_str());
+      if (outcome.kind == ErrorKind::corrupt) set_aside_version(job_dir_, candidate.version);
+    }
+    last_problem = outcome.message;
+  }
+  throw CorruptCheckpoint(fmt::format("none of the {} checkpoint versions of job '{}' could be restored from any level "
+                                      "({})",
+                                      list.size(), options_.job,
+                                      last_problem.empty() && !unusable.empty() ? unusable.front().second : last_problem));
 }
 
 }  // namespace lazarus::detail

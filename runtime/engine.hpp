@@ -10,6 +10,10 @@
 #include "backends/mpi/communicator.hpp"
 #include "lazarus/options.hpp"
 #include "runtime/collective.hpp"
+#include "runtime/global_flush.hpp"
+#include "runtime/local_level.hpp"
+#include "runtime/local_recovery.hpp"
+#include "runtime/manifest.hpp"
 #include "runtime/launcher_link.hpp"
 #include "runtime/region_registry.hpp"
 
@@ -30,6 +34,11 @@ class Engine {
   std::uint64_t restore_exactly(std::uint64_t version);
   std::vector<std::uint64_t> complete_versions();
   bool need_checkpoint();
+  // Collective. Returns once every started checkpoint is committed at every level it goes to.
+  void wait();
+  // Collective; the Session's end. Multi-level: copies the newest local version to the global level
+  // if it is not there yet, and waits for it.
+  void finish();
 
  private:
   // Collective. Restores `version` when every rank's piece verifies; else returns the agreed failure
@@ -39,12 +48,37 @@ class Engine {
   std::vector<std::uint64_t> listed_versions(bool complete);
   void log(const std::string& line) const;
 
+  // --- Multi-level (options_.local_dir set) ---
+  bool multilevel() const noexcept { return !options_.local_dir.empty(); }
+  std::uint64_t checkpoint_multilevel();
+  void start_flush(const Manifest& manifest);
+  // Collective. Every node's inventory, at rank 0 (empty elsewhere).
+  Inventory gather_inventory();
+  // Collective. Versions to try, newest first, each with where it is complete.
+  struct Candidate {
+    std::uint64_t version = 0;
+    int local_holder = -1;  // a rank whose node holds the local manifest; -1: not complete locally
+    bool global = false;    // complete at the global level
+  };
+  std::vector<Candidate> candidates(const Inventory& inventory);
+  // Collective. Restores `candidate.version` from the node-local levels, rebuilding lost files.
+  // Returns the agreed failure; `why` says why the version could not be assembled (memory untouched).
+  Outcome try_restore_local(const Candidate& candidate, const Inventory& inventory, std::string& why);
+  std::optional<std::uint64_t> restore_newest_multilevel();
+
   backends::Communicator comm_;
   Options options_;
   std::filesystem::path job_dir_;
   RegionRegistry regions_;
   std::chrono::steady_clock::time_point last_checkpoint_;
   std::shared_ptr<LauncherLink> launcher_;  // null unless started by `lazarus run`
+
+  std::filesystem::path local_job_dir_;  // multi-level only
+  NodeMap nodes_;
+  GlobalFlush flush_;
+  std::optional<Manifest> newest_local_;  // the last version this session committed locally
+  std::uint64_t newest_flushed_ = 0;      // the last version this session started copying to the global level
+  bool placement_warned_ = false;
 };
 
 }  // namespace lazarus::detail

@@ -41,7 +41,7 @@ std::optional<FaultSpec> parse(const char* text) {
     }
   }
   static constexpr std::string_view kPoints[] = {"before_write",  "during_write", "after_write",
-                                                 "during_commit", "after_commit", "during_restore"};
+                                                 "during_commit", "after_commit", "during_restore", "during_flush"};
   if (std::find(std::begin(kPoints), std::end(kPoints), spec.point) == std::end(kPoints)) {
     std::fprintf(stderr, "lazarus: LAZARUS_FAULT names no known point: '%s' (ignored)\n", spec.point.c_str());
     return std::nullopt;

@@ -8,6 +8,8 @@
 //   during_commit  after all ranks agreed; rank 0: manifest written to its temporary, not renamed
 //   after_commit   after the manifest is renamed into place, before retention
 //   during_restore after this rank read and verified its data, before memory is changed
+//   during_flush   multi-level: in the background copy of version V to the global level, after this
+//                  rank's file was written there, before the version is committed there
 #include <cstdint>
 #include <string_view>
 

@@ -1,5 +1,7 @@
 #include "runtime/heartbeat_protocol.hpp"
 
+#include <algorithm>
+
 #include <array>
 #include <limits>
 #include <stdexcept>
@@ -66,6 +68,12 @@ std::string encode(const Message& message) {
     j["attempt"] = message.attempt;
   }
   if (message.type == MessageType::checkpoint || message.type == MessageType::restore) j["version"] = message.version;
+  if (message.type == MessageType::restore && !message.level.empty()) {
+    j["level"] = message.level;
+    // Whatever room the line has left, so that it always fits.
+    const std::size_t room = kMaxMessageBytes - std::min(kMaxMessageBytes, j.dump().size() + 32);
+    j["detail"] = message.detail.size() > room ? message.detail.substr(0, room) : message.detail;
+  }
   return j.dump() + "\n";
 }
 
@@ -89,6 +97,10 @@ std::optional<Message> decode(std::string_view line) noexcept {
     }
     if (*type == MessageType::checkpoint || *type == MessageType::restore) {
       message.version = unsigned_field(j, "version");
+    }
+    if (*type == MessageType::restore && j.contains("level")) {
+      message.level = j.at("level").get<std::string>();
+      message.detail = j.value("detail", std::string());
     }
     return message;
   } catch (const std::exception&) {

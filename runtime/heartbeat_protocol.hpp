@@ -26,6 +26,9 @@ struct Message {
   int attempt = 0;
   // checkpoint, restore
   std::uint64_t version = 0;
+  // restore (optional): the level it came from ("local", "global") and what was rebuilt
+  std::string level;
+  std::string detail;
 };
 
 // A message with no fields but its type (and version, for checkpoint and restore).

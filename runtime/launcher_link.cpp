@@ -78,8 +78,14 @@ class TcpLauncherLink final : public LauncherLink {
   void report_checkpoint(std::uint64_t version) noexcept override {
     send(encode(make_message(MessageType::checkpoint, version)));
   }
-  void report_restore(std::uint64_t version) noexcept override {
-    send(encode(make_message(MessageType::restore, version)));
+  void report_restore(std::uint64_t version, const std::string& level, const std::string& detail) noexcept override {
+    try {
+      Message message = make_message(MessageType::restore, version);
+      message.level = level;
+      message.detail = detail;
+      send(encode(message));
+    } catch (const std::exception&) {  // only bad_alloc: the report is best effort
+    }
   }
   void report_progress() noexcept override { send(encode(make_message(MessageType::progress))); }
 

@@ -21,7 +21,9 @@ class LauncherLink {
   virtual ~LauncherLink() = default;
   // Each never throws and never blocks the caller for long: a lost launcher is ignored.
   virtual void report_checkpoint(std::uint64_t version) noexcept = 0;
-  virtual void report_restore(std::uint64_t version) noexcept = 0;  // 0: nothing to restore
+  // 0: nothing to restore. `level` ("local", "global") and `detail` (what was rebuilt) are optional.
+  virtual void report_restore(std::uint64_t version, const std::string& level = {},
+                              const std::string& detail = {}) noexcept = 0;
   virtual void report_progress() noexcept = 0;
   // Tells the launcher this rank ends normally (sent on destruction, and at exit() for a link whose
   // Sessions were never destroyed), so that the closing connection is not taken for a crash.

@@ -64,10 +64,48 @@ RankRecord rank_from_json(const json& j) {
   return record;
 }
 
+json placement_to_json(const Placement& placement) {
+  json parity = json::array();
+  for (const auto& piece : placement.parity) parity.push_back({{"bytes", piece.bytes}, {"xxh3_64", hex64(piece.xxh3)}});
+  return {{"redundancy", to_string(placement.redundancy)},
+          {"rank_nodes", placement.rank_nodes},
+          {"partner", placement.partner},
+          {"xor_groups", placement.xor_groups},
+          {"parity", parity}};
+}
+
+Placement placement_from_json(const json& j, int nranks) {
+  Placement placement;
+  const auto redundancy = j.at("redundancy").get<std::string>();
+  if (redundancy == "partner") placement.redundancy = Redundancy::partner;
+  else if (redundancy == "xor") placement.redundancy = Redundancy::xor_parity;
+  else if (redundancy == "none") placement.redundancy = Redundancy::none;
+  else throw std::invalid_argument("unknown redundancy '" + redundancy + "'");
+  placement.rank_nodes = j.at("rank_nodes").get<std::vector<std::string>>();
+  placement.partner = j.at("partner").get<std::vector<int>>();
+  placement.xor_groups = j.at("xor_groups").get<std::vector<std::vector<int>>>();
+  for (const auto& piece : j.at("parity")) {
+    placement.parity.push_back({piece.at("bytes").get<std::uint64_t>(), parse_hex64(piece.at("xxh3_64").get<std::string>())});
+  }
+  const auto n = static_cast<std::size_t>(nranks);
+  if (placement.rank_nodes.size() != n || placement.partner.size() != n || placement.parity.size() != n) {
+    throw std::invalid_argument("placement does not list every rank");
+  }
+  for (const int partner : placement.partner) {
+    if (partner < -1 || partner >= nranks) throw std::invalid_argument("partner rank out of range");
+  }
+  for (const auto& group : placement.xor_groups) {
+    for (const int member : group) {
+      if (member < 0 || member >= nranks) throw std::invalid_argument("XOR group member out of range");
+    }
+  }
+  return placement;
+}
+
 json manifest_body(const Manifest& manifest) {
   json ranks = json::array();
   for (const auto& record : manifest.ranks) ranks.push_back(rank_to_json(record));
-  return {{"format", kFormatName},
+  json body = {{"format", kFormatName},
           {"format_version", manifest.format_version},
           {"library_version", LAZARUS_VERSION_STRING},
           {"job", manifest.job},
@@ -81,6 +119,8 @@ json manifest_body(const Manifest& manifest) {
             {"level", manifest.compression_level},
             {"chunk_bytes", manifest.chunk_bytes}}},
           {"ranks", ranks}};
+  if (manifest.placement) body["placement"] = placement_to_json(*manifest.placement);
+  return body;
 }
 
 }  // namespace
@@ -139,6 +179,7 @@ Manifest parse_manifest(std::string_view text, const std::string& source) {
         throw CorruptCheckpoint(fmt::format("manifest {}: rank entries out of order", source));
       }
     }
+    if (body.contains("placement")) manifest.placement = placement_from_json(body.at("placement"), manifest.nranks);
     return manifest;
   } catch (const CorruptCheckpoint&) {
     throw;

@@ -5,11 +5,13 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "lazarus/element_type.hpp"
+#include "runtime/placement.hpp"
 
 namespace lazarus::detail {
 
@@ -43,6 +45,7 @@ struct Manifest {
   int compression_level = 0;
   std::size_t chunk_bytes = 0;
   std::vector<RankRecord> ranks;  // ranks[i].rank == i
+  std::optional<Placement> placement;  // node-local (multi-level) versions only
   friend bool operator==(const Manifest&, const Manifest&) = default;
 };
 

@@ -92,6 +92,17 @@ Options Options::from_env() {
   }
   if (auto value = environment("LAZARUS_CHUNK_BYTES")) options.chunk_bytes = parse_bytes("LAZARUS_CHUNK_BYTES", *value);
   if (auto value = environment("LAZARUS_VERBOSE")) options.verbose = parse_flag("LAZARUS_VERBOSE", *value);
+  if (auto value = environment("LAZARUS_LOCAL_DIR")) options.local_dir = *value;
+  if (auto value = environment("LAZARUS_REDUNDANCY")) {
+    if (*value == "partner") options.redundancy = Redundancy::partner;
+    else if (*value == "xor") options.redundancy = Redundancy::xor_parity;
+    else if (*value == "none") options.redundancy = Redundancy::none;
+    else bad_value("LAZARUS_REDUNDANCY", *value, "not one of partner, xor, none");
+  }
+  if (auto value = environment("LAZARUS_XOR_GROUP")) options.xor_group = parse_int_in_int_range("LAZARUS_XOR_GROUP", *value);
+  if (auto value = environment("LAZARUS_FLUSH_EVERY")) {
+    options.flush_every = parse_int_in_int_range("LAZARUS_FLUSH_EVERY", *value);
+  }
   try {
     options.validate();
   } catch (const ConfigError& error) {
@@ -120,6 +131,19 @@ void Options::validate() const {
   if (chunk_bytes < kMinChunk || chunk_bytes > kMaxChunk) {
     throw ConfigError(fmt::format("Options::chunk_bytes (LAZARUS_CHUNK_BYTES) is {}; it must be 4 KiB to 1 GiB",
                                   chunk_bytes));
+  }
+  if (xor_group < 2) {
+    throw ConfigError(fmt::format("Options::xor_group (LAZARUS_XOR_GROUP) is {}; it must be at least 2", xor_group));
+  }
+  if (flush_every < 0) {
+    throw ConfigError(fmt::format("Options::flush_every (LAZARUS_FLUSH_EVERY) is {}; it must be >= 0 (0: only at "
+                                  "the end of the job)",
+                                  flush_every));
+  }
+  if (!local_dir.empty() && (local_dir / "").lexically_normal() == (dir / "").lexically_normal()) {
+    throw ConfigError(fmt::format("Options::local_dir (LAZARUS_LOCAL_DIR) is the same folder as Options::dir "
+                                  "(LAZARUS_DIR), {}: the node-local level must be a folder of its own",
+                                  dir.string()));
   }
 }
 

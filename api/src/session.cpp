@@ -2,6 +2,7 @@
 #include "lazarus/session.hpp"
 
 #include <cstdio>
+#include <exception>
 
 #include "runtime/engine.hpp"
 
@@ -13,8 +14,12 @@ Session::Session(MPI_Comm comm, Options options)
     : engine_(std::make_unique<detail::Engine>(comm, [&options] { return std::move(options); })) {}
 
 Session::~Session() {
+  if (!engine_) return;  // moved from
+  // Collective: a multi-level session copies its newest version to the global level. Skipped while an
+  // exception unwinds this rank, which the other ranks may not be doing.
+  if (std::uncaught_exceptions() > 0) return;
   try {
-    wait();
+    engine_->finish();
   } catch (const std::exception& error) {
     std::fprintf(stderr, "lazarus: error while closing the session: %s\n", error.what());
   }
@@ -45,7 +50,7 @@ std::vector<std::uint64_t> Session::versions() { return engine_->complete_versio
 bool Session::need_checkpoint() { return engine_->need_checkpoint(); }
 
 void Session::wait() {
-  // Checkpoints are synchronous: every started checkpoint is committed when checkpoint() returns.
+  if (engine_) engine_->wait();
 }
 
 int Session::rank() const noexcept { return engine_->comm().rank(); }

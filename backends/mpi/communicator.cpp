@@ -1,5 +1,6 @@
 #include "backends/mpi/communicator.hpp"
 
+#include <algorithm>
 #include <numeric>
 #include <utility>
 
@@ -18,7 +19,21 @@ void check(int rc, const char* call) {
   throw Error(fmt::format("{} failed: {}", call, std::string(text, static_cast<std::size_t>(length))));
 }
 
+// MPI counts are ints: large buffers go in pieces of this many bytes.
+constexpr std::size_t kPieceBytes = std::size_t{1} << 30;
+
+// Tags of exchange(): sizes first, then the data of each message in pieces.
+constexpr int kSizeTag = 4101;
+constexpr int kDataTag = 4102;
+
 }  // namespace
+
+Communicator::Communicator(Adopt, MPI_Comm comm) : comm_(comm) {
+  if (comm_ == MPI_COMM_NULL) return;
+  check(MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
+  check(MPI_Comm_rank(comm_, &rank_), "MPI_Comm_rank");
+  check(MPI_Comm_size(comm_, &size_), "MPI_Comm_size");
+}
 
 Communicator::Communicator(MPI_Comm parent) {
   int initialized = 0;
@@ -111,6 +126,79 @@ std::vector<std::string> Communicator::gather(const std::string& mine, int root)
     strings.push_back(all.substr(static_cast<std::size_t>(offsets[i]), static_cast<std::size_t>(lengths[i])));
   }
   return strings;
+}
+
+std::vector<std::string> Communicator::all_gather(const std::string& mine) const {
+  std::vector<std::string> strings = gather(mine, 0);
+  std::string joined;
+  for (const auto& text : strings) joined += std::to_string(text.size()) + ":" + text;
+  joined = broadcast(std::move(joined), 0);
+  strings.clear();
+  for (std::size_t at = 0; at < joined.size();) {
+    const std::size_t colon = joined.find(':', at);
+    const std::size_t length = std::stoull(joined.substr(at, colon - at));
+    strings.push_back(joined.substr(colon + 1, length));
+    at = colon + 1 + length;
+  }
+  return strings;
+}
+
+Communicator Communicator::split(int color, int key) const {
+  MPI_Comm part = MPI_COMM_NULL;
+  check(MPI_Comm_split(comm_, color, key, &part), "MPI_Comm_split");
+  if (part == MPI_COMM_NULL) return Communicator(Adopt{}, MPI_COMM_NULL);  // color MPI_UNDEFINED: not a member
+  return Communicator(Adopt{}, part);
+}
+
+std::vector<StagingBuffer> Communicator::exchange(const std::vector<Outgoing>& sends,
+                                                  const std::vector<int>& sources) const {
+  auto wait_all = [](std::vector<MPI_Request>& requests, const char* what) {
+    if (!requests.empty()) check(MPI_Waitall(static_cast<int>(requests.size()), requests.data(), MPI_STATUSES_IGNORE), what);
+    requests.clear();
+  };
+  std::vector<MPI_Request> requests;
+  std::vector<std::uint64_t> sizes_out(sends.size());
+  std::vector<std::uint64_t> sizes_in(sources.size());
+  for (std::size_t i = 0; i < sources.size(); ++i) {
+    requests.emplace_back();
+    check(MPI_Irecv(&sizes_in[i], 1, MPI_UINT64_T, sources[i], kSizeTag, comm_, &requests.back()), "MPI_Irecv");
+  }
+  for (std::size_t i = 0; i < sends.size(); ++i) {
+    sizes_out[i] = sends[i].bytes.size();
+    requests.emplace_back();
+    check(MPI_Isend(&sizes_out[i], 1, MPI_UINT64_T, sends[i].destination, kSizeTag, comm_, &requests.back()),
+          "MPI_Isend");
+  }
+  wait_all(requests, "MPI_Waitall (sizes)");
+  std::vector<StagingBuffer> received;
+  for (std::size_t i = 0; i < sources.size(); ++i) {
+    received.emplace_back(static_cast<std::size_t>(sizes_in[i]));
+    for (std::size_t at = 0; at < received.back().size(); at += kPieceBytes) {
+      const auto piece = static_cast<int>(std::min(kPieceBytes, received.back().size() - at));
+      requests.emplace_back();
+      check(MPI_Irecv(received.back().data() + at, piece, MPI_BYTE, sources[i], kDataTag, comm_, &requests.back()),
+            "MPI_Irecv");
+    }
+  }
+  for (const Outgoing& send : sends) {
+    for (std::size_t at = 0; at < send.bytes.size(); at += kPieceBytes) {
+      const auto piece = static_cast<int>(std::min(kPieceBytes, send.bytes.size() - at));
+      requests.emplace_back();
+      check(MPI_Isend(send.bytes.data() + at, piece, MPI_BYTE, send.destination, kDataTag, comm_, &requests.back()),
+            "MPI_Isend");
+    }
+  }
+  wait_all(requests, "MPI_Waitall (data)");
+  return received;
+}
+
+void Communicator::reduce_xor(std::span<const std::byte> mine, std::span<std::byte> result, int root) const {
+  for (std::size_t at = 0; at < mine.size(); at += kPieceBytes) {
+    const auto piece = static_cast<int>(std::min(kPieceBytes, mine.size() - at));
+    check(MPI_Reduce(mine.data() + at, rank_ == root ? result.data() + at : nullptr, piece, MPI_BYTE, MPI_BXOR, root,
+                     comm_),
+          "MPI_Reduce");
+  }
 }
 
 }  // namespace lazarus::backends

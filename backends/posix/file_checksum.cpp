@@ -73,23 +73,27 @@ std::uint64_t xxh3_of_file(const std::filesystem::path& path) {
 }
 
 HashedFile read_and_hash_file(const std::filesystem::path& path, std::uint64_t expected_bytes) {
-  FileDescriptor fd = open_file(path, O_RDONLY);
+  const FileDescriptor fd = open_file(path, O_RDONLY);
+  return read_and_hash_file(fd.get(), path, expected_bytes);
+}
+
+HashedFile read_and_hash_file(int fd, const std::filesystem::path& path, std::uint64_t expected_bytes) {
   struct stat status {};
-  if (::fstat(fd.get(), &status) != 0) throw IoError(fmt::format("cannot stat {}: {}", path.string(), errno_text(errno)));
+  if (::fstat(fd, &status) != 0) throw IoError(fmt::format("cannot stat {}: {}", path.string(), errno_text(errno)));
   if (static_cast<std::uint64_t>(status.st_size) != expected_bytes) {
     throw IoError(fmt::format("{} is {} bytes, expected {}", path.string(), status.st_size, expected_bytes));
   }
-  ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+  ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
   std::uint64_t advised = 0;
-  advise_read_ahead(fd.get(), 0, advised, expected_bytes);
+  advise_read_ahead(fd, 0, advised, expected_bytes);
   // Faulted in while the disk starts on the first pieces.
   HashedFile file{StagingBuffer(static_cast<std::size_t>(expected_bytes)), 0};
   HashState state = new_hash_state();
   constexpr std::uint64_t kPieceBytes = std::uint64_t{1} << 20;  // hashed while still in cache
   for (std::uint64_t offset = 0; offset < expected_bytes; offset += kPieceBytes) {
-    advise_read_ahead(fd.get(), offset, advised, expected_bytes);
+    advise_read_ahead(fd, offset, advised, expected_bytes);
     const auto piece = static_cast<std::size_t>(std::min(kPieceBytes, expected_bytes - offset));
-    read_exactly(fd.get(), file.bytes.data() + offset, piece, offset, path);
+    read_exactly(fd, file.bytes.data() + offset, piece, offset, path);
     XXH3_64bits_update(state.get(), file.bytes.data() + offset, piece);
   }
   file.xxh3 = XXH3_64bits_digest(state.get());

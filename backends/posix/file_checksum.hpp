@@ -22,5 +22,7 @@ struct HashedFile {
 // the memory is faulted in and each piece is hashed. Throws IoError when the file cannot be read or
 // its size is not `expected_bytes`.
 HashedFile read_and_hash_file(const std::filesystem::path& path, std::uint64_t expected_bytes);
+// The same for a file already open as `fd` (`path` names it in messages).
+HashedFile read_and_hash_file(int fd, const std::filesystem::path& path, std::uint64_t expected_bytes);
 
 }  // namespace lazarus::backends

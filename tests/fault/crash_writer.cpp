@@ -24,8 +24,10 @@ void fill(std::vector<double>& field, int rank, std::uint64_t version) {
   }
 }
 
+// The environment's options (LAZARUS_LOCAL_DIR etc. for the multi-level cases), with the test's own
+// folder, job, retention and chunk size.
 lazarus::Options options_for(const char* dir) {
-  lazarus::Options options;
+  lazarus::Options options = lazarus::Options::from_env();
   options.dir = dir;
   options.job = "crash";
   options.keep = 5;

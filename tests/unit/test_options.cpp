@@ -16,7 +16,8 @@ class OptionsFromEnv : public ::testing::Test {
   void TearDown() override { clear(); }
   static void clear() {
     for (const char* name : {"LAZARUS_DIR", "LAZARUS_JOB", "LAZARUS_KEEP", "LAZARUS_COMPRESS", "LAZARUS_INTERVAL",
-                             "LAZARUS_CHUNK_BYTES", "LAZARUS_VERBOSE"}) {
+                             "LAZARUS_CHUNK_BYTES", "LAZARUS_VERBOSE", "LAZARUS_LOCAL_DIR", "LAZARUS_REDUNDANCY",
+                             "LAZARUS_XOR_GROUP", "LAZARUS_FLUSH_EVERY"}) {
       ::unsetenv(name);
     }
   }
@@ -42,6 +43,10 @@ TEST_F(OptionsFromEnv, DefaultsWhenNothingIsSet) {
   EXPECT_EQ(options.interval_seconds, 0.0);
   EXPECT_EQ(options.chunk_bytes, std::size_t{4} << 20);
   EXPECT_FALSE(options.verbose);
+  EXPECT_TRUE(options.local_dir.empty());  // one global level
+  EXPECT_EQ(options.redundancy, lazarus::Redundancy::partner);
+  EXPECT_EQ(options.xor_group, 4);
+  EXPECT_EQ(options.flush_every, 10);
 }
 
 TEST_F(OptionsFromEnv, EveryVariableOverridesItsField) {
@@ -52,6 +57,10 @@ TEST_F(OptionsFromEnv, EveryVariableOverridesItsField) {
   set("LAZARUS_INTERVAL", "2.5");
   set("LAZARUS_CHUNK_BYTES", "512K");
   set("LAZARUS_VERBOSE", "yes");
+  set("LAZARUS_LOCAL_DIR", "/dev/shm/ckpt");
+  set("LAZARUS_REDUNDANCY", "xor");
+  set("LAZARUS_XOR_GROUP", "3");
+  set("LAZARUS_FLUSH_EVERY", "0");
   const Options options = Options::from_env();
   EXPECT_EQ(options.dir, "/scratch/ckpt");
   EXPECT_EQ(options.job, "run-7.b");
@@ -60,6 +69,23 @@ TEST_F(OptionsFromEnv, EveryVariableOverridesItsField) {
   EXPECT_EQ(options.interval_seconds, 2.5);
   EXPECT_EQ(options.chunk_bytes, std::size_t{512} << 10);
   EXPECT_TRUE(options.verbose);
+  EXPECT_EQ(options.local_dir, "/dev/shm/ckpt");
+  EXPECT_EQ(options.redundancy, lazarus::Redundancy::xor_parity);
+  EXPECT_EQ(options.xor_group, 3);
+  EXPECT_EQ(options.flush_every, 0);
+}
+
+TEST_F(OptionsFromEnv, RedundancyNamesEachScheme) {
+  set("LAZARUS_REDUNDANCY", "none");
+  EXPECT_EQ(Options::from_env().redundancy, lazarus::Redundancy::none);
+  set("LAZARUS_REDUNDANCY", "partner");
+  EXPECT_EQ(Options::from_env().redundancy, lazarus::Redundancy::partner);
+}
+
+TEST_F(OptionsFromEnv, TheLocalLevelMustNotBeTheGlobalFolder) {
+  set("LAZARUS_DIR", "/scratch/ckpt");
+  set("LAZARUS_LOCAL_DIR", "/scratch/ckpt/");
+  EXPECT_THROW(Options::from_env(), ConfigError);
 }
 
 TEST_F(OptionsFromEnv, ChunkBytesAcceptsBinarySuffixes) {
@@ -96,7 +122,9 @@ INSTANTIATE_TEST_SUITE_P(
                       BadValue{"LAZARUS_INTERVAL", "soon"}, BadValue{"LAZARUS_INTERVAL", "inf"},
                       BadValue{"LAZARUS_CHUNK_BYTES", "12"}, BadValue{"LAZARUS_CHUNK_BYTES", "4T"},
                       BadValue{"LAZARUS_CHUNK_BYTES", "2G"}, BadValue{"LAZARUS_CHUNK_BYTES", "M"},
-                      BadValue{"LAZARUS_VERBOSE", "maybe"}));
+                      BadValue{"LAZARUS_VERBOSE", "maybe"}, BadValue{"LAZARUS_REDUNDANCY", "mirror"},
+                      BadValue{"LAZARUS_XOR_GROUP", "1"}, BadValue{"LAZARUS_XOR_GROUP", "four"},
+                      BadValue{"LAZARUS_FLUSH_EVERY", "-1"}));
 
 TEST(OptionsValidate, AcceptsTheDefaults) { EXPECT_NO_THROW(Options{}.validate()); }
 

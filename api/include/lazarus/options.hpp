@@ -7,6 +7,13 @@ namespace lazarus {
 
 // How a Session checkpoints. Every field can also be set through the LAZARUS_* variable named beside
 // it; Options::from_env() overlays the environment on the defaults. docs/configuration.md lists them.
+// How node-local checkpoints survive the loss of a node (L2).
+enum class Redundancy {
+  none,     // node-local copies only: a lost node's data come from the global level
+  partner,  // each rank's file is also stored on a rank of another node (2x local space)
+  xor_parity,  // XOR parity across groups of `xor_group` nodes (1/(k-1) extra space)
+};
+
 struct Options {
   std::filesystem::path dir = "./lazarus-ckpt";  // LAZARUS_DIR: checkpoint root (one folder per job)
   std::string job = "default";                    // LAZARUS_JOB: job name, a folder under dir
@@ -15,6 +22,13 @@ struct Options {
   double interval_seconds = 0.0;                  // LAZARUS_INTERVAL: need_checkpoint() period, 0 = never
   std::size_t chunk_bytes = std::size_t{4} << 20;  // LAZARUS_CHUNK_BYTES: HDF5 chunk size target
   bool verbose = false;                           // LAZARUS_VERBOSE: one line per checkpoint/restore
+
+  // Multi-level checkpoints (docs/configuration.md, "Levels"). With `local_dir` empty, every version
+  // goes straight to `dir`, as a single global level.
+  std::filesystem::path local_dir;                // LAZARUS_LOCAL_DIR: node-local root (L1), e.g. /dev/shm
+  Redundancy redundancy = Redundancy::partner;    // LAZARUS_REDUNDANCY: partner | xor | none (L2)
+  int xor_group = 4;                              // LAZARUS_XOR_GROUP: nodes per XOR parity group (>= 2)
+  int flush_every = 10;                           // LAZARUS_FLUSH_EVERY: every Nth version also goes to dir (L3)
 
   // Defaults overlaid by the LAZARUS_* environment variables. Throws ConfigError naming the variable
   // and the bad value.
