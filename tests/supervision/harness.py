@@ -68,14 +68,15 @@ def shm_entries():
     return {p.name for p in Path("/dev/shm").iterdir()}
 
 
-def lazarus_run(setup, job, options, program=None, steps=6000, timeout=600):
-    """Runs `lazarus run OPTIONS -- heat2d ...` for a job of its own; returns a Run."""
+def lazarus_run(setup, job, options, program=None, steps=6000, timeout=600, env=None):
+    """Runs `lazarus run OPTIONS -- heat2d ...` for a job of its own; returns a Run. `env`: variables
+    added to the environment (LAZARUS_REDUNDANCY, ...)."""
     events_file = setup.work / job / "events.jsonl"
     program = program or [setup.heat2d, *HEAT2D_ARGS, "--steps", str(steps)]
     command = [setup.lazarus, "run", "--dir", str(setup.work), "--job", job, *options, "--", *program]
     shm_before = shm_entries()
     start = time.monotonic()
-    out = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    out = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=dict(os.environ, **(env or {})))
     duration = time.monotonic() - start
     events = []
     if events_file.exists():
