@@ -174,14 +174,20 @@ std::uint64_t Engine::restore_exactly(std::uint64_t version) {
       throw NoCheckpoint(fmt::format("checkpoint version {} of job '{}' is complete at no level ({} complete versions)",
                                      version, options_.job, all.size()));
     }
-    std::string why;
+    std::string why;  // why the node-local levels could not provide it
     Outcome outcome;
     if (found->local_holder >= 0) {
       outcome = try_restore_local(*found, inventory, why);
       if (outcome.ok() && why.empty()) return version;
+      if (!outcome.ok() && outcome.kind != ErrorKind::corrupt && outcome.kind != ErrorKind::no_checkpoint) {
+        throw_if_failed(outcome);  // a mismatch: the global copy would not match either
+      }
     }
-    if (found->global) outcome = try_restore(version);
-    else if (outcome.ok()) outcome = {ErrorKind::corrupt, fmt::format("version {}: {}", version, why), 0};
+    if (found->global) {
+      outcome = try_restore(version);
+    } else if (outcome.ok()) {
+      outcome = {ErrorKind::corrupt, fmt::format("version {} cannot be restored from the node-local level: {}", version, why), 0};
+    }
     if (outcome.kind == ErrorKind::no_checkpoint) outcome.kind = ErrorKind::corrupt;
     throw_if_failed(outcome);
     if (launcher_) launcher_->report_restore(version, "global");
@@ -217,6 +223,13 @@ void Engine::wait() {
 
 void Engine::finish() {
   if (!multilevel()) return;
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (finalized) {
+    std::fprintf(stderr, "lazarus: warning: the Session ended after MPI_Finalize: its newest version (%llu) was not "
+                 "copied to the global level\n", static_cast<unsigned long long>(newest_local_ ? newest_local_->version : 0));
+    return;
+  }
   // The newest local version reaches the global level when the job ends normally.
   if (newest_local_ && newest_local_->version > newest_flushed_) start_flush(*newest_local_);
   wait();

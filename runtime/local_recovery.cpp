@@ -41,18 +41,20 @@ Recovery::Kind kind_from_name(const std::string& name) {
   throw Error("unknown recovery kind '" + name + "'");
 }
 
-// Finds `file` of `bytes` bytes: first on `preferred` (when given), then on any node, in name order.
+// Whether `node` holds `file` at `bytes` bytes, and it is not known to be damaged.
+bool holds(const std::map<std::string, NodeHoldings>& holdings, const std::string& node, const std::string& file,
+           std::uint64_t bytes, const std::set<Source>& bad) {
+  const auto found = holdings.find(node);
+  if (found == holdings.end()) return false;
+  const auto entry = found->second.files.find(file);
+  return entry != found->second.files.end() && entry->second == bytes && !bad.contains(Source{node, file});
+}
+
+// The first node, in name order, that holds `file` at `bytes` bytes.
 std::optional<Source> find_file(const std::map<std::string, NodeHoldings>& holdings, const std::string& file,
-                                std::uint64_t bytes, const std::set<Source>& bad, const std::string& preferred = {}) {
-  auto holds = [&](const std::string& node) {
-    const auto found = holdings.find(node);
-    if (found == holdings.end()) return false;
-    const auto entry = found->second.files.find(file);
-    return entry != found->second.files.end() && entry->second == bytes && !bad.contains(Source{node, file});
-  };
-  if (!preferred.empty() && holds(preferred)) return Source{preferred, file};
-  for (const auto& [node, held] : holdings) {
-    if (holds(node)) return Source{node, file};
+                                std::uint64_t bytes, const std::set<Source>& bad) {
+  for (const auto& entry : holdings) {
+    if (holds(holdings, entry.first, file, bytes, bad)) return Source{entry.first, file};
   }
   return std::nullopt;
 }
@@ -115,12 +117,20 @@ std::optional<RecoveryPlan> plan_recovery(const Manifest& manifest, const std::m
   for (const RankRecord& record : manifest.ranks) {
     const std::string& here = rank_nodes_now[static_cast<std::size_t>(record.rank)];
     Recovery recovery;
-    if (auto own = find_file(holdings, record.file, record.file_bytes, bad, here)) {
-      recovery.kind = own->node == here ? Recovery::Kind::in_place : Recovery::Kind::fetch;
-      recovery.source = *own;
-    } else if (auto copy = find_file(holdings, partner_file_name(record.rank), record.file_bytes, bad, here)) {
-      recovery.kind = copy->node == here ? Recovery::Kind::local_copy : Recovery::Kind::fetch;
-      recovery.source = *copy;
+    // In order: on the rank's node (its file, then a partner copy), then from another node (the same).
+    const std::string copy_name = partner_file_name(record.rank);
+    const auto on_this_node = [&](const std::string& file) { return holds(holdings, here, file, record.file_bytes, bad); };
+    std::optional<Source> elsewhere;
+    if (on_this_node(record.file)) {
+      recovery.kind = Recovery::Kind::in_place;
+      recovery.source = {here, record.file};
+    } else if (on_this_node(copy_name)) {
+      recovery.kind = Recovery::Kind::local_copy;
+      recovery.source = {here, copy_name};
+    } else if ((elsewhere = find_file(holdings, record.file, record.file_bytes, bad)) ||
+               (elsewhere = find_file(holdings, copy_name, record.file_bytes, bad))) {
+      recovery.kind = Recovery::Kind::fetch;
+      recovery.source = *elsewhere;
     } else {
       const auto [group, member] = placement.xor_group_of(record.rank);
       bool complete = group >= 0;
