@@ -162,12 +162,7 @@ std::vector<Source> carry_out_recovery(const backends::Communicator& comm, const
           }
         }
         if (!all_intact) return;
-        std::uint64_t largest = 0;
-        const auto& members = manifest.placement->xor_groups.at(
-            static_cast<std::size_t>(manifest.placement->xor_group_of(me).first));
-        for (const int member : members) largest = std::max(largest, manifest.ranks.at(static_cast<std::size_t>(member)).file_bytes);
-        rebuilt = xor_rebuild(xor_layout(static_cast<int>(members.size()), largest), mine.member, record.file_bytes,
-                              files, parity);
+        rebuilt = xor_rebuild(xor_layout_of(manifest, me), mine.member, record.file_bytes, files, parity);
         result = {rebuilt.data(), rebuilt.size()};
         if (!intact(result, expected)) {
           throw CorruptCheckpoint(fmt::format("rank {}'s file of version {} rebuilt from XOR parity does not match its "

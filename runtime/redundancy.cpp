@@ -61,6 +61,14 @@ XorLayout xor_layout(int members, std::uint64_t largest_file_bytes) {
   return {members, std::max<std::uint64_t>(1, (largest_file_bytes + segments - 1) / segments)};
 }
 
+XorLayout xor_layout_of(const Manifest& manifest, int rank) {
+  const Placement& placement = manifest.placement.value();
+  const auto& members = placement.xor_groups.at(static_cast<std::size_t>(placement.xor_group_of(rank).first));
+  std::uint64_t largest = 0;
+  for (const int member : members) largest = std::max(largest, manifest.ranks.at(static_cast<std::size_t>(member)).file_bytes);
+  return xor_layout(static_cast<int>(members.size()), largest);
+}
+
 backends::StagingBuffer compute_xor_parity(const backends::Communicator& comm, const Placement& placement,
                                            std::span<const std::byte> mine) {
   const auto [group_index, member] = placement.xor_group_of(comm.rank());

@@ -10,6 +10,7 @@
 
 #include "backends/mpi/communicator.hpp"
 #include "backends/posix/staging_buffer.hpp"
+#include "runtime/manifest.hpp"
 #include "runtime/placement.hpp"
 
 namespace lazarus::detail {
@@ -33,6 +34,8 @@ struct XorLayout {
   std::uint64_t offset(int member, int stripe) const;
 };
 XorLayout xor_layout(int members, std::uint64_t largest_file_bytes);
+// The layout of the XOR group of `rank` as `manifest` records it (its placement and file sizes).
+XorLayout xor_layout_of(const Manifest& manifest, int rank);
 
 // Collective (MPI only). Computes this rank's parity piece with the other members of its XOR group;
 // empty for a rank in no group.

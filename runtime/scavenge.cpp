@@ -101,10 +101,8 @@ ScavengeReport scavenge(const std::map<std::string, std::filesystem::path>& loca
           std::vector<backends::HashedFile> inputs;
           std::vector<std::span<const std::byte>> files(members.size());
           std::vector<std::span<const std::byte>> parity(members.size());
-          std::uint64_t largest = 0;
           for (std::size_t m = 0; m < members.size(); ++m) {
             const RankRecord& other = manifest->ranks.at(static_cast<std::size_t>(members[m]));
-            largest = std::max(largest, other.file_bytes);
             if (static_cast<int>(m) == recovery.member) continue;
             const PieceRecord& piece = placement.parity.at(static_cast<std::size_t>(members[m]));
             auto member_file = read_source(local_job_dirs, version, *recovery.member_files[m], other.file_bytes, other.file_xxh3);
@@ -118,8 +116,7 @@ ScavengeReport scavenge(const std::map<std::string, std::filesystem::path>& loca
             inputs.push_back(std::move(*member_parity));
           }
           if (!damaged.empty()) break;
-          rebuilt = xor_rebuild(xor_layout(static_cast<int>(members.size()), largest), recovery.member,
-                                record.file_bytes, files, parity);
+          rebuilt = xor_rebuild(xor_layout_of(*manifest, record.rank), recovery.member, record.file_bytes, files, parity);
           bytes = {rebuilt.data(), rebuilt.size()};
           if (XXH3_64bits(bytes.data(), bytes.size()) != record.file_xxh3) {
             throw CorruptCheckpoint(fmt::format("rank {}'s file rebuilt from XOR parity fails its checksum", record.rank));
