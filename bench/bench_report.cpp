@@ -132,23 +132,32 @@ json make_report(const RunDescription& run, const std::map<std::string, MethodRe
         {"chunk_bytes", run.chunk_bytes},
         {"page_cache_drop", run.cache_drop},
         {"settle_s_before_each_write", run.settle_seconds},
+        {"local_dir", run.local_dir.string()},
         {"timing", "durable write / cold read, between barriers, slowest rank; median and min over reps; "
                    "method order rotates each rep"},
         {"baselines",
          {{"fwrite", "fwrite + fflush + fsync, one file per rank; restore = fread"},
           {"h5contig", "HDF5 contiguous float64 dataset, H5Fclose + fsync; restore = H5Dread"},
           {"h5deflate", "HDF5 chunked (Lazarus's chunk shape), shuffle + deflate 1, H5Fclose + fsync; restore = H5Dread"},
-          {"lazarus", "Session::checkpoint() (keep=1); restore = Session::restore(version) into another buffer"}}}}},
+          {"lazarus", "Session::checkpoint() (keep=1); restore = Session::restore(version) into another buffer"},
+          {"l1partner", "multi-level Session (local_dir = run.local_dir/l1partner/node<rank>, every rank its own node "
+                        "via LAZARUS_NODE, redundancy partner, flush_every 0, keep=1): only checkpoint() is timed (the "
+                        "Session's end-of-session copy to the global level is not); then node 0's folder and the global "
+                        "copy are deleted and a fresh Session, with rank 0 on an empty spare node, times restore(), which "
+                        "rebuilds rank 0's file from the partner copy; node-local files are in memory, so no cache drop"},
+          {"l1xor", "the same as l1partner with redundancy xor_parity, xor_group 2: rank 0's file is rebuilt from "
+                    "parity"}}}}},
       {"methods", methods}};
 
   const auto has = [&](const char* name) { return results.contains(name); };
+  report["ratios"] = json::object();
   if (has("lazarus") && has("fwrite")) {
     const MethodResult& lazarus = results.at("lazarus");
     const MethodResult& fwrite = results.at("fwrite");
     const double checkpoint_ratio = median(lazarus.write_seconds) / median(fwrite.write_seconds);
     const double restore_ratio = median(lazarus.read_seconds) / median(fwrite.read_seconds);
     const double checkpoint_goal = checkpoint_target(run.kind);
-    report["ratios"] = {{"lazarus_checkpoint_ratio", checkpoint_ratio},
+    report["ratios"].update({{"lazarus_checkpoint_ratio", checkpoint_ratio},
                         {"lazarus_restore_ratio", restore_ratio},
                         {"lazarus_checkpoint_ratio_of_min", minimum(lazarus.write_seconds) / minimum(fwrite.write_seconds)},
                         {"lazarus_restore_ratio_of_min", minimum(lazarus.read_seconds) / minimum(fwrite.read_seconds)},
@@ -156,7 +165,33 @@ json make_report(const RunDescription& run, const std::map<std::string, MethodRe
                         {"checkpoint_target_met", checkpoint_ratio <= checkpoint_goal},
                         {"restore_target_met", restore_ratio <= kRestoreTarget},
                         {"basis", "median Lazarus time / median fwrite+fsync (checkpoint) or fread (restore) time; "
-                                  "the _of_min ratios compare the fastest repetitions, for reference"}};
+                                  "the _of_min ratios compare the fastest repetitions, for reference"}});
+  }
+  // Multi-level against the single global level: l1partner's are the two ratios; l1xor's are
+  // named after it.
+  for (const char* local : {"l1partner", "l1xor"}) {
+    if (!has("lazarus") || !has(local)) continue;
+    const MethodResult& global = results.at("lazarus");
+    const MethodResult& node_local = results.at(local);
+    const std::string name = local;
+    // Keys: <checkpoint>_ratio, <checkpoint>_ratio_of_min, <checkpoint>_target_met, targets.<checkpoint>;
+    // the same for <restore>.
+    const std::string checkpoint = name + "_checkpoint";
+    const std::string restore = name == "l1partner" ? "node_loss_restore" : name + "_node_loss_restore";
+    const double checkpoint_ratio = median(node_local.write_seconds) / median(global.write_seconds);
+    const double restore_ratio = median(node_local.read_seconds) / median(global.read_seconds);
+    json& ratios = report["ratios"];
+    ratios[checkpoint + "_ratio"] = checkpoint_ratio;
+    ratios[restore + "_ratio"] = restore_ratio;
+    ratios[checkpoint + "_ratio_of_min"] = minimum(node_local.write_seconds) / minimum(global.write_seconds);
+    ratios[restore + "_ratio_of_min"] = minimum(node_local.read_seconds) / minimum(global.read_seconds);
+    ratios["targets"][checkpoint] = kLocalCheckpointTarget;
+    ratios["targets"][restore] = kNodeLossRestoreTarget;
+    ratios[checkpoint + "_target_met"] = checkpoint_ratio <= kLocalCheckpointTarget;
+    ratios[restore + "_target_met"] = restore_ratio <= kNodeLossRestoreTarget;
+    ratios["multilevel_basis"] =
+        "median node-local checkpoint() time (l1partner, l1xor) / median lazarus checkpoint() time (single global "
+        "level); median restore() time after node 0's loss / median cold lazarus restore time; same run, same reps";
   }
   return report;
 }

@@ -1,6 +1,7 @@
 #pragma once
 // The JSON document checkpoint_bench prints: the machine, the run, per-method figures and Lazarus's
-// ratios to the fwrite+fsync baseline next to their targets.
+// ratios to the fwrite+fsync baseline next to their targets (and, for the multi-level methods, to
+// the single global level).
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -32,12 +33,17 @@ struct RunDescription {
   std::size_t chunk_bytes = 0;
   std::string cache_drop;
   double settle_seconds = 0;
+  std::filesystem::path local_dir;  // the multi-level methods' node-local folder; empty: none ran
 };
 
 // Checkpoint-time ratio Lazarus / fwrite+fsync must stay at or below, per data kind; restore-time
 // ratio Lazarus / fread.
 double checkpoint_target(const std::string& kind);
 inline constexpr double kRestoreTarget = 1.2;
+// Multi-level (l1partner, l1xor) against the single global level (lazarus) in the same run: node-local
+// checkpoint time / global checkpoint time, and restore after a node loss / restore from the global level.
+inline constexpr double kLocalCheckpointTarget = 0.5;
+inline constexpr double kNodeLossRestoreTarget = 0.7;
 
 // Call on rank 0 (machine facts are rank 0's).
 nlohmann::json make_report(const RunDescription& run, const std::map<std::string, MethodResult>& results);

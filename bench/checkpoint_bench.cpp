@@ -1,8 +1,11 @@
 // checkpoint_bench: durable checkpoint and cold restore time of Lazarus against fwrite+fsync and two
-// HDF5 baselines, all in one run, on the same bytes. Prints one JSON document on rank 0's stdout;
-// docs/performance.md explains the figures and how to reproduce them.
+// HDF5 baselines, all in one run, on the same bytes; on request also Lazarus's multi-level checkpoint
+// (node-local with partner copies or XOR parity) and its restore after a node loss, against the
+// single global level. Prints one JSON document on rank 0's stdout; docs/performance.md explains the
+// figures and how to reproduce them.
 //
 //   mpirun -np 2 checkpoint_bench --bytes-per-rank 256M --kind field2d --reps 3
+//   mpirun -np 2 checkpoint_bench --bytes-per-rank 256M --kind field2d --reps 3 --methods lazarus,l1partner
 #include <mpi.h>
 #include <unistd.h>
 
@@ -16,7 +19,9 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <memory>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -28,6 +33,7 @@
 #include "backends/posix/durable_io.hpp"
 #include "bench/bench_baselines.hpp"
 #include "bench/bench_data.hpp"
+#include "bench/bench_multilevel.hpp"
 #include "bench/bench_report.hpp"
 #include "lazarus/lazarus.hpp"
 #include "runtime/manifest.hpp"
@@ -44,9 +50,13 @@ struct Config {
   DataKind kind = DataKind::field2d;
   int reps = 3;
   fs::path dir = "lazarus-bench";
+  fs::path local_dir = "/dev/shm";  // node-local root of the multi-level methods
   std::vector<std::string> methods = {"lazarus", "fwrite", "h5contig", "h5deflate"};
   double settle_seconds = 1.0;
 };
+
+const std::vector<std::string> kAllMethods = {"lazarus", "fwrite", "h5contig", "h5deflate", "l1partner", "l1xor"};
+bool is_multilevel(const std::string& method) { return method == "l1partner" || method == "l1xor"; }
 
 // One way of checkpointing: a durable write, the files it left (to measure and to evict from the
 // page cache) and a read back into the restore buffer.
@@ -55,7 +65,28 @@ struct Method {
   std::function<void()> write;
   std::function<std::vector<fs::path>()> files;  // this rank's files of the last write
   std::function<void()> read;
+  // Untimed, collective, optional: before the quiet time and the write (fresh files), after the write
+  // was measured (before the restore), and after the restore was verified.
+  std::function<void()> prepare = {};
+  std::function<void()> between = {};
+  std::function<void()> finish = {};
+  // Collective, optional: all ranks' bytes of the last write (default: the sizes of files()).
+  std::function<std::uint64_t()> bytes_on_disk = {};
+  bool cold_restore = true;  // drop the page cache before the restore (not for files in memory)
 };
+
+// Folders this run made, removed (best effort, by every rank) when a failure ends the job early.
+std::vector<fs::path>& cleanup_on_failure() {
+  static std::vector<fs::path> paths;
+  return paths;
+}
+
+void remove_run_folders() {
+  for (const auto& path : cleanup_on_failure()) {
+    std::error_code ignored;
+    fs::remove_all(path, ignored);
+  }
+}
 
 double process_cpu_seconds() {
   timespec now{};
@@ -85,7 +116,10 @@ StepTime timed_collectively(MPI_Comm comm, const std::string& what, const std::f
   MPI_Barrier(comm);
   int any_failed = 0;
   MPI_Allreduce(&failed, &any_failed, 1, MPI_INT, MPI_MAX, comm);
-  if (any_failed != 0) MPI_Abort(comm, 2);
+  if (any_failed != 0) {
+    remove_run_folders();
+    MPI_Abort(comm, 2);
+  }
   double slowest[2] = {};
   MPI_Allreduce(local, slowest, 2, MPI_DOUBLE, MPI_MAX, comm);
   return {slowest[0], slowest[1]};
@@ -136,6 +170,21 @@ std::uint64_t sum_over_ranks(MPI_Comm comm, std::uint64_t local) {
   return total;
 }
 
+// Rank 0 creates `dir`; every rank throws when it could not (rather than wait for it at a barrier).
+void create_folder_collectively(MPI_Comm comm, const fs::path& dir) {
+  int rank = 0;
+  MPI_Comm_rank(comm, &rank);
+  std::string problem;
+  if (rank == 0) {
+    std::error_code error;
+    fs::create_directories(dir, error);
+    if (error) problem = fmt::format("cannot create {}: {}", dir.string(), error.message());
+  }
+  int failed = problem.empty() ? 0 : 1;
+  MPI_Bcast(&failed, 1, MPI_INT, 0, comm);
+  if (failed != 0) throw std::runtime_error(rank == 0 ? problem : "rank 0 could not create " + dir.string());
+}
+
 std::uint64_t size_of_files(const std::vector<fs::path>& files) {
   std::uint64_t total = 0;
   for (const auto& file : files) total += fs::file_size(file);
@@ -155,13 +204,22 @@ json run(MPI_Comm comm, const Config& config) {
   long run_id = rank == 0 ? static_cast<long>(::getpid()) : 0;
   MPI_Bcast(&run_id, 1, MPI_LONG, 0, comm);
   const fs::path root = fs::absolute(config.dir) / fmt::format("checkpoint_bench-{}-{}", to_string(config.kind), run_id);
-  if (rank == 0) fs::create_directories(root);
-  MPI_Barrier(comm);
+  cleanup_on_failure().push_back(root);
+  create_folder_collectively(comm, root);
+  // The multi-level methods' node-local folders, likewise a folder of our own under --local-dir.
+  const bool multilevel = std::any_of(config.methods.begin(), config.methods.end(), is_multilevel);
+  const fs::path local_root =
+      multilevel ? fs::absolute(config.local_dir) / fmt::format("lazarus-bench-{}", run_id) : fs::path();
+  if (multilevel) {
+    cleanup_on_failure().push_back(local_root);
+    create_folder_collectively(comm, local_root);
+  }
 
   Options options = Options::from_env();
   options.dir = root / "lazarus";
   options.job = "bench";
   options.keep = 1;
+  options.local_dir.clear();  // the single global level, whatever LAZARUS_LOCAL_DIR says
   Session writer(comm, options);
   writer.protect("u", data.values, data.shape);
   Session reader(comm, options);
@@ -178,29 +236,58 @@ json run(MPI_Comm comm, const Config& config) {
   const fs::path contiguous_file = rank_file("h5contig", "h5");
   const fs::path deflate_file = rank_file("h5deflate", "h5");
 
+  const auto remove_before_write = [](fs::path file) { return [file] { fs::remove(file); }; };
   std::vector<Method> all_methods = {
-      {"lazarus", [&] { version = writer.checkpoint(); },
-       [&] {
-         const fs::path version_dir = detail::version_directory(options.dir / options.job, version);
-         std::vector<fs::path> files{version_dir / detail::rank_file_name(rank)};
-         if (rank == 0) files.push_back(version_dir / detail::kManifestFileName);
-         return files;
-       },
-       [&] { reader.restore(version); }},
-      {"fwrite", [&] { fwrite_fsync(raw_file, data.values.data(), data.bytes()); },
-       [&] { return std::vector<fs::path>{raw_file}; },
-       [&] { fread_all(raw_file, restored.data(), data.bytes()); }},
-      {"h5contig",
-       [&] { h5_write_fsync(contiguous_file, data.values.data(), data.shape, H5Layout::contiguous, options.chunk_bytes); },
-       [&] { return std::vector<fs::path>{contiguous_file}; },
-       [&] { h5_read_all(contiguous_file, restored.data(), restored.size()); }},
-      {"h5deflate",
-       [&] {
-         h5_write_fsync(deflate_file, data.values.data(), data.shape, H5Layout::chunked_deflate, options.chunk_bytes);
-       },
-       [&] { return std::vector<fs::path>{deflate_file}; },
-       [&] { h5_read_all(deflate_file, restored.data(), restored.size()); }},
+      {.name = "lazarus",
+       .write = [&] { version = writer.checkpoint(); },
+       .files =
+           [&] {
+             const fs::path version_dir = detail::version_directory(options.dir / options.job, version);
+             std::vector<fs::path> files{version_dir / detail::rank_file_name(rank)};
+             if (rank == 0) files.push_back(version_dir / detail::kManifestFileName);
+             return files;
+           },
+       .read = [&] { reader.restore(version); }},
+      {.name = "fwrite",
+       .write = [&] { fwrite_fsync(raw_file, data.values.data(), data.bytes()); },
+       .files = [&] { return std::vector<fs::path>{raw_file}; },
+       .read = [&] { fread_all(raw_file, restored.data(), data.bytes()); },
+       .prepare = remove_before_write(raw_file)},
+      {.name = "h5contig",
+       .write =
+           [&] {
+             h5_write_fsync(contiguous_file, data.values.data(), data.shape, H5Layout::contiguous, options.chunk_bytes);
+           },
+       .files = [&] { return std::vector<fs::path>{contiguous_file}; },
+       .read = [&] { h5_read_all(contiguous_file, restored.data(), restored.size()); },
+       .prepare = remove_before_write(contiguous_file)},
+      {.name = "h5deflate",
+       .write =
+           [&] {
+             h5_write_fsync(deflate_file, data.values.data(), data.shape, H5Layout::chunked_deflate, options.chunk_bytes);
+           },
+       .files = [&] { return std::vector<fs::path>{deflate_file}; },
+       .read = [&] { h5_read_all(deflate_file, restored.data(), restored.size()); },
+       .prepare = remove_before_write(deflate_file)},
   };
+  // Multi-level: checkpoint() to node-local storage with its redundancy on the other node, and the
+  // restore after node 0 is lost (bench/bench_multilevel.hpp has the steps).
+  std::map<std::string, std::unique_ptr<NodeLossMethod>> node_loss;
+  for (const auto& [name, redundancy] : {std::pair{"l1partner", Redundancy::partner}, std::pair{"l1xor", Redundancy::xor_parity}}) {
+    if (std::find(config.methods.begin(), config.methods.end(), name) == config.methods.end()) continue;
+    NodeLossMethod& method = *(node_loss[name] =
+                                   std::make_unique<NodeLossMethod>(comm, options, local_root / name, redundancy, data, restored));
+    all_methods.push_back({.name = name,
+                           .write = [&method] { method.checkpoint(); },
+                           .files = [&method] { return method.files(); },
+                           .read = [&method] { method.restore(); },
+                           .prepare = [&method] { method.prepare(); },
+                           .between = [&method] { method.lose_node(); },
+                           .finish = [&method] { method.finish(); },
+                           .bytes_on_disk = [&method] { return method.bytes_on_nodes(); },
+                           // Node-local files live in memory (tmpfs): nothing to drop.
+                           .cold_restore = false});
+  }
   std::vector<Method> methods;
   for (const auto& name : config.methods) {
     auto found = std::find_if(all_methods.begin(), all_methods.end(), [&](const Method& m) { return m.name == name; });
@@ -215,15 +302,13 @@ json run(MPI_Comm comm, const Config& config) {
       const Method& method = methods[(i + static_cast<std::size_t>(rep)) % methods.size()];
       MethodResult& result = results[method.name];
       // Baselines write a fresh file each time, as a checkpoint version does.
-      for (const auto& file : method.files()) {
-        if (method.name != "lazarus") fs::remove(file);
-      }
+      if (method.prepare) timed_collectively(comm, method.name + " preparation", method.prepare);
       settle(comm, config.settle_seconds);
       const StepTime write = timed_collectively(comm, method.name + " write", method.write);
       result.write_seconds.push_back(write.wall);
       result.write_cpu_seconds.push_back(write.cpu);
       const std::vector<fs::path> files = method.files();
-      std::uint64_t on_disk = sum_over_ranks(comm, size_of_files(files));
+      std::uint64_t on_disk = method.bytes_on_disk ? method.bytes_on_disk() : sum_over_ranks(comm, size_of_files(files));
       if (method.name == "lazarus" && rank == 0) {
         on_disk = 0;  // the whole version folder: every rank file and the manifest
         for (const auto& entry : fs::directory_iterator(files.front().parent_path())) {
@@ -231,16 +316,25 @@ json run(MPI_Comm comm, const Config& config) {
         }
       }
       result.bytes_on_disk = on_disk;
-      cache_drop = drop_page_cache(comm, files);
+      if (method.cold_restore) cache_drop = drop_page_cache(comm, files);
+      if (method.between) timed_collectively(comm, method.name + " node loss", method.between);
       std::memset(restored.data(), 0xA5, restored.size() * sizeof(double));  // touched, and not the data
       const StepTime read = timed_collectively(comm, method.name + " restore", method.read);
       result.read_seconds.push_back(read.wall);
       result.read_cpu_seconds.push_back(read.cpu);
       result.verified = result.verified && equal_everywhere(comm, data.values, restored);
+      if (method.finish) timed_collectively(comm, method.name + " cleanup", method.finish);
     }
   }
 
+  node_loss.clear();
   if (rank == 0) fs::remove_all(root);
+  if (multilevel) {
+    if (rank == 0) fs::remove_all(local_root);
+    MPI_Barrier(comm);
+    // On other hosts (a real multi-node run) each has its own --local-dir.
+    if (rank != 0 && fs::exists(local_root)) fs::remove_all(local_root);
+  }
   MPI_Barrier(comm);
 
   RunDescription description;
@@ -254,6 +348,7 @@ json run(MPI_Comm comm, const Config& config) {
   description.chunk_bytes = options.chunk_bytes;
   description.cache_drop = cache_drop;
   description.settle_seconds = config.settle_seconds;
+  description.local_dir = local_root;
   return make_report(description, results);
 }
 
@@ -272,6 +367,8 @@ int main(int argc, char** argv) {
   std::string bytes_text = "256M";
   std::string kind_text = "field2d";
   std::string dir_text = config.dir.string();
+  std::string local_dir_text = config.local_dir.string();
+  bool with_multilevel = false;
   app.add_option("--bytes-per-rank", bytes_text, "Checkpoint size per rank: 4096, 64K, 256M, 1G (binary units)")
       ->capture_default_str();
   app.add_option("--kind", kind_text, "Data: smooth | field2d | random")
@@ -285,9 +382,19 @@ int main(int argc, char** argv) {
                  "Seconds of quiet (after a sync) before each timed write, so that no method pays for the one before")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
-  app.add_option("--methods", config.methods, "Subset of: lazarus fwrite h5contig h5deflate")
+  app.add_option("--methods", config.methods,
+                 "Subset of: lazarus fwrite h5contig h5deflate l1partner l1xor (default: the first four).\n"
+                 "l1partner / l1xor: Lazarus multi-level, checkpoint() to --local-dir with partner copies / XOR parity\n"
+                 "on the other logical node (every rank is its own node), then restore() after node 0 is lost\n"
+                 "(rebuilt on a spare node); their ratios compare them with the lazarus method in the same run")
       ->delimiter(',')
-      ->check(CLI::IsMember({"lazarus", "fwrite", "h5contig", "h5deflate"}));
+      ->check(CLI::IsMember(kAllMethods));
+  app.add_flag("--multilevel", with_multilevel,
+               "Also run l1partner and l1xor (and lazarus, their reference) besides the --methods");
+  app.add_option("--local-dir", local_dir_text,
+                 "Node-local root for l1partner / l1xor: the program works in <local-dir>/lazarus-bench-<pid of rank 0>\n"
+                 "and removes it at the end")
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
     config.bytes_per_rank = parse_byte_size(bytes_text);
@@ -302,6 +409,20 @@ int main(int argc, char** argv) {
   }
   config.kind = parse_data_kind(kind_text);
   config.dir = dir_text;
+  config.local_dir = local_dir_text;
+  if (with_multilevel) {
+    for (const char* name : {"lazarus", "l1partner", "l1xor"}) {
+      if (std::find(config.methods.begin(), config.methods.end(), name) == config.methods.end()) config.methods.push_back(name);
+    }
+  }
+  {
+    // Repeated names would run a method twice per repetition.
+    std::vector<std::string> unique;
+    for (const auto& name : config.methods) {
+      if (std::find(unique.begin(), unique.end(), name) == unique.end()) unique.push_back(name);
+    }
+    config.methods = unique;
+  }
 
   int status = 0;
   try {
@@ -309,6 +430,7 @@ int main(int argc, char** argv) {
     if (rank == 0) std::printf("%s\n", report.dump(2).c_str());
   } catch (const std::exception& error) {
     std::fprintf(stderr, "checkpoint_bench: rank %d: %s\n", rank, error.what());
+    remove_run_folders();
     status = 1;
   }
   MPI_Finalize();
