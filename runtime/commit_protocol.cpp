@@ -27,7 +27,7 @@ std::int64_t unix_milliseconds_now() {
 
 RankRecord write_rank_piece(const backends::Communicator& comm, const Options& options,
                             const std::filesystem::path& version_dir, std::uint64_t version,
-                            const RegionRegistry& regions) {
+                            const RegionRegistry& regions, int workers) {
   std::error_code error;
   std::filesystem::create_directories(version_dir, error);
   if (error) throw IoError(fmt::format("cannot create {}: {}", version_dir.string(), error.message()));
@@ -38,7 +38,7 @@ RankRecord write_rank_piece(const backends::Communicator& comm, const Options& o
   record.file = rank_file_name(comm.rank());
   const backends::RankFileHeader header{kFormatVersion, options.job, version, comm.rank(), comm.size()};
   backends::RankFileWriter writer(version_dir / record.file, header,
-                                  {options.compression_level, options.chunk_bytes}, regions.total_bytes());
+                                  {options.compression_level, options.chunk_bytes, workers}, regions.total_bytes());
   for (const Region& region : regions.all()) {
     backends::RegionPayload payload{region.name, region.type, region.shape, region.data, region.bytes()};
     payload.checksum = writer.write_and_hash(payload);
@@ -68,11 +68,16 @@ Manifest manifest_of_records(const Options& options, std::uint64_t version, int 
 
 CommitStatistics commit_version(const backends::Communicator& comm, const Options& options,
                                 const std::filesystem::path& job_dir, std::uint64_t version,
-                                const RegionRegistry& regions) {
+                                const RegionRegistry& regions, int workers) {
   const auto version_dir = version_directory(job_dir, version);
   RankRecord mine;
-  run_collectively(comm, [&] { mine = write_rank_piece(comm, options, version_dir, version, regions); });
+  run_collectively(comm, [&] { mine = write_rank_piece(comm, options, version_dir, version, regions, workers); });
+  return finish_commit(comm, options, job_dir, version, mine);
+}
 
+CommitStatistics finish_commit(const backends::Communicator& comm, const Options& options,
+                               const std::filesystem::path& job_dir, std::uint64_t version, const RankRecord& mine) {
+  const auto version_dir = version_directory(job_dir, version);
   const auto records = comm.gather(serialize_rank_record(mine), 0);
   if (comm.rank() != 0) fault_point("during_commit", comm.rank(), version);  // waiting for the manifest
   run_collectively(comm, [&] {

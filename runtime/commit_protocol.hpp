@@ -23,11 +23,12 @@ struct CommitStatistics {
   std::uint64_t file_bytes = 0;  // bytes of this rank's file
 };
 
-// Local. This rank's file of `version` in `version_dir` (created if needed), written and fsync'd;
-// returns what the manifest records of it. Throws IoError.
+// Local (no MPI call: it may run on a background thread). This rank's file of `version` in
+// `version_dir` (created if needed), written and fsync'd, chunks compressed by `workers` threads
+// besides the calling one; returns what the manifest records of it. Throws IoError.
 RankRecord write_rank_piece(const backends::Communicator& comm, const Options& options,
                             const std::filesystem::path& version_dir, std::uint64_t version,
-                            const RegionRegistry& regions);
+                            const RegionRegistry& regions, int workers);
 
 // The manifest of `version` from every rank's record (serialize_rank_record texts, in rank order).
 Manifest manifest_of_records(const Options& options, std::uint64_t version, int nranks,
@@ -37,6 +38,11 @@ Manifest manifest_of_records(const Options& options, std::uint64_t version, int 
 // lazarus::Error on every rank when any rank fails; the previous complete version is then unchanged.
 CommitStatistics commit_version(const backends::Communicator& comm, const Options& options,
                                 const std::filesystem::path& job_dir, std::uint64_t version,
-                                const RegionRegistry& regions);
+                                const RegionRegistry& regions, int workers);
+
+// Collective. Steps 2 to 4 above, once every rank's file is known to be durable (`mine` is this
+// rank's record): gather, manifest, retention.
+CommitStatistics finish_commit(const backends::Communicator& comm, const Options& options,
+                               const std::filesystem::path& job_dir, std::uint64_t version, const RankRecord& mine);
 
 }  // namespace lazarus::detail

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
+#include <thread>
 #include <map>
 #include <set>
 #include <system_error>
@@ -9,12 +11,13 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "backends/hdf5/rank_file.hpp"
+#include "backends/hdf5/h5_types.hpp"
 #include "lazarus/errors.hpp"
 #include "runtime/commit_protocol.hpp"
 #include "runtime/fault_injection.hpp"
 #include "runtime/manifest.hpp"
 #include "runtime/restore.hpp"
+#include "runtime/checkpoint_interval.hpp"
 #include "runtime/local_restore.hpp"
 #include "runtime/version_catalog.hpp"
 
@@ -22,6 +25,14 @@ namespace lazarus::detail {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// Compression threads per rank besides the writing one: the option, or the host's cores shared
+// among its ranks (the writing thread takes one), at least one so that writing overlaps compression.
+int compression_workers(int threads, int ranks_on_host) {
+  if (threads > 0) return threads - 1 > 0 ? threads - 1 : 1;
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return std::max(1, cores / std::max(1, ranks_on_host) - 1);
+}
 
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
@@ -42,11 +53,18 @@ Engine::Engine(MPI_Comm comm, const std::function<Options()>& make_options)
                                   local_job_dir_.string(), error.message()));
       }
     }
+    if (options_.mode == Mode::async && !backends::h5_library_is_threadsafe()) {
+      throw ConfigError("Options::mode (LAZARUS_MODE) is async, but this Lazarus is built with an HDF5 library that "
+                        "is not thread-safe (the Open MPI parallel build): asynchronous checkpoints write from a "
+                        "thread of their own; use sync, or build with the serial HDF5");
+    }
     if (comm_.rank() != 0) return;
     std::filesystem::create_directories(job_dir_, error);
     if (error) throw IoError(fmt::format("cannot create checkpoint folder {}: {}", job_dir_.string(), error.message()));
   });
+  workers_ = compression_workers(options_.threads, comm_.ranks_on_this_host());
   if (multilevel()) nodes_ = NodeMap::gather(comm_);
+  if (options_.mode == Mode::async) writer_ = std::make_unique<BackgroundWriter>(comm_, options_, workers_);
   launcher_ = LauncherLink::acquire();
 }
 
@@ -65,20 +83,138 @@ std::vector<std::uint64_t> Engine::listed_versions(bool complete) {
 }
 
 std::uint64_t Engine::checkpoint() {
-  if (multilevel()) return checkpoint_multilevel();
   const auto start = Clock::now();
-  // Past every version folder, complete or not, so that leftovers of a crash are never reused.
-  const std::uint64_t version = listed_versions(false).at(0) + 1;
-  const CommitStatistics statistics = commit_version(comm_, options_, job_dir_, version, regions_);
-  last_checkpoint_ = Clock::now();
-  if (launcher_) launcher_->report_checkpoint(version);
-  log(fmt::format("checkpoint version {} committed: {:.1f} MiB on rank 0 ({:.1f} MiB on disk) in {:.3f} s", version,
-                  static_cast<double>(statistics.bytes) / (1 << 20),
-                  static_cast<double>(statistics.file_bytes) / (1 << 20), seconds_since(start)));
+  settle_background(Settle::finished);
+  const std::uint64_t version = next_version();
+  if (options_.mode == Mode::async) {
+    stage(version);
+    if (comm_.rank() == 0) checkpoint_cost_ = seconds_since(start);
+    last_checkpoint_ = Clock::now();
+    log(fmt::format("checkpoint version {} staged in {:.3f} s; written in the background", version,
+                    seconds_since(start)));
+    return version;
+  }
+  RankRecord mine;
+  run_collectively(comm_, [&] {
+    mine = write_rank_piece(comm_, options_, version_dir_for(version), version, regions_, workers_);
+  });
+  commit_written(version, mine, start);
+  if (comm_.rank() == 0) checkpoint_cost_ = seconds_since(start);
   return version;
 }
 
+std::uint64_t Engine::next_version() {
+  // Past every version folder at every level, complete or not, so that leftovers of a crash are never
+  // reused, and past what is still being written in the background.
+  std::uint64_t highest = 0;
+  run_collectively(comm_, [&] {
+    if (multilevel()) highest = scan_versions(local_job_dir_).highest();
+    if (comm_.rank() == 0) highest = std::max(highest, scan_versions(job_dir_).highest());
+  });
+  return std::max(comm_.max(highest), last_submitted_) + 1;
+}
+
+std::filesystem::path Engine::version_dir_for(std::uint64_t version) const {
+  return version_directory(multilevel() ? local_job_dir_ : job_dir_, version);
+}
+
+void Engine::commit_written(std::uint64_t version, const RankRecord& mine, Clock::time_point started) {
+  if (!multilevel()) {
+    const CommitStatistics statistics = finish_commit(comm_, options_, job_dir_, version, mine);
+    log(fmt::format("checkpoint version {} committed: {:.1f} MiB on rank 0 ({:.1f} MiB on disk) in {:.3f} s", version,
+                    static_cast<double>(statistics.bytes) / (1 << 20),
+                    static_cast<double>(statistics.file_bytes) / (1 << 20), seconds_since(started)));
+  } else {
+    LocalCommit commit =
+        finish_local_commit(comm_, options_, nodes_, local_job_dir_, version, mine, flush_.pending().value_or(0));
+    if (!placement_warned_ && comm_.rank() == 0) {
+      for (const auto& warning : commit.warnings) std::fprintf(stderr, "lazarus: warning: %s\n", warning.c_str());
+    }
+    placement_warned_ = true;
+    newest_local_ = commit.manifest;
+    if (options_.flush_every > 0 && version % static_cast<std::uint64_t>(options_.flush_every) == 0) {
+      start_flush(commit.manifest);
+    }
+    log(fmt::format("checkpoint version {} committed at the node-local level ({}): {:.1f} MiB on rank 0 ({:.1f} MiB "
+                    "file) in {:.3f} s{}",
+                    version, to_string(options_.redundancy), static_cast<double>(commit.bytes) / (1 << 20),
+                    static_cast<double>(commit.file_bytes) / (1 << 20), seconds_since(started),
+                    newest_flushed_ == version ? "; copying it to the global level" : ""));
+  }
+  if (options_.mode == Mode::sync) last_checkpoint_ = Clock::now();
+  if (launcher_) launcher_->report_checkpoint(version);
+}
+
+backends::StagingBuffer Engine::take_buffer(std::size_t bytes) {
+  for (auto spare = spare_buffers_.begin(); spare != spare_buffers_.end(); ++spare) {
+    if (spare->size() != bytes) continue;
+    backends::StagingBuffer buffer = std::move(*spare);
+    spare_buffers_.erase(spare);
+    return buffer;
+  }
+  return backends::StagingBuffer(bytes);
+}
+
+void Engine::stage(std::uint64_t version) {
+  const std::size_t bytes = regions_.total_bytes();
+  // The budget holds at least one checkpoint; beyond it, wait for the oldest in flight to commit.
+  const std::size_t budget = std::max(bytes, options_.staging_bytes);
+  for (;;) {
+    const bool need_room = !pending_.empty() && staged_bytes_ + bytes > budget;
+    if (comm_.max(need_room ? 1 : 0) == 0) break;
+    settle_background(Settle::oldest);
+  }
+  auto staged = std::make_shared<StagedCheckpoint>();
+  staged->version = version;
+  staged->version_dir = version_dir_for(version);
+  staged->bytes = bytes;
+  run_collectively(comm_, [&] {
+    for (const Region& region : regions_.all()) {
+      backends::StagingBuffer buffer = take_buffer(region.bytes());
+      if (region.bytes() > 0) std::memcpy(buffer.data(), region.data, region.bytes());
+      staged->regions.add({region.name, region.type, buffer.data(), region.count, region.shape});
+      staged->buffers.push_back(std::move(buffer));
+    }
+  });
+  writer_->submit(staged);
+  pending_.push_back(std::move(staged));
+  staged_bytes_ += bytes;
+  last_submitted_ = version;
+}
+
+void Engine::settle_background(Settle how) {
+  while (!pending_.empty()) {  // the same on every rank: checkpoints are submitted collectively
+    const std::shared_ptr<StagedCheckpoint> oldest = pending_.front();
+    const bool finished = writer_->finished(*oldest, how != Settle::finished);
+    if (comm_.max(finished ? 0 : 1) != 0) break;  // some rank is still writing: commit later
+    Outcome written = agree(comm_, oldest->outcome);
+    pending_.pop_front();
+    staged_bytes_ -= oldest->bytes;
+    // Keep the staging memory for the next checkpoints, up to the budget's worth.
+    std::size_t kept = 0;
+    for (const auto& spare : spare_buffers_) kept += spare.size();
+    for (auto& buffer : oldest->buffers) {
+      if (kept + buffer.size() > std::max(options_.staging_bytes, regions_.total_bytes())) break;
+      kept += buffer.size();
+      spare_buffers_.push_back(std::move(buffer));
+    }
+    if (!written.ok()) {
+      written.message = fmt::format("checkpoint version {}, written in the background, failed: {}", oldest->version,
+                                    written.message);
+      throw_if_failed(written);
+    }
+    commit_written(oldest->version, oldest->record, Clock::now());
+    if (how == Settle::oldest) break;
+  }
+  if (multilevel()) {
+    if (auto committed = flush_.settle(comm_, how == Settle::all)) {
+      log(fmt::format("version {} committed at the global level", *committed));
+    }
+  }
+}
+
 std::vector<std::uint64_t> Engine::complete_versions() {
+  if (!pending_.empty()) settle_background(Settle::finished);
   if (multilevel()) {
     std::vector<std::uint64_t> listed;
     for (const Candidate& candidate : candidates(gather_inventory())) listed.push_back(candidate.version);
@@ -127,6 +263,7 @@ Outcome Engine::try_restore(std::uint64_t version) {
 }
 
 std::optional<std::uint64_t> Engine::restore_newest() {
+  settle_background(Settle::all);
   if (multilevel()) return restore_newest_multilevel();
   const auto start = Clock::now();
   const auto candidates = listed_versions(true);
@@ -166,6 +303,7 @@ std::optional<std::uint64_t> Engine::restore_newest() {
 }
 
 std::uint64_t Engine::restore_exactly(std::uint64_t version) {
+  settle_background(Settle::all);
   if (multilevel()) {
     const Inventory inventory = gather_inventory();
     const auto all = candidates(inventory);
@@ -208,8 +346,13 @@ std::uint64_t Engine::restore_exactly(std::uint64_t version) {
 
 bool Engine::need_checkpoint() {
   if (launcher_) launcher_->report_progress();
+  if (!pending_.empty()) settle_background(Settle::finished);  // a progress point for async checkpoints
   std::uint64_t due = 0;
-  if (comm_.rank() == 0) due = options_.interval_seconds > 0 && seconds_since(last_checkpoint_) >= options_.interval_seconds;
+  if (comm_.rank() == 0) {
+    const double period =
+        options_.mtbf_seconds > 0 ? daly_interval(checkpoint_cost_, options_.mtbf_seconds) : options_.interval_seconds;
+    due = (options_.mtbf_seconds > 0 || period > 0) && seconds_since(last_checkpoint_) >= period;
+  }
   return comm_.broadcast(due, 0) != 0;
 }
 
@@ -217,58 +360,27 @@ bool Engine::need_checkpoint() {
 
 namespace lazarus::detail {
 
-void Engine::wait() {
-  if (multilevel()) flush_.settle(comm_, /*wait=*/true);
-}
+void Engine::wait() { settle_background(Settle::all); }
 
 void Engine::finish() {
-  if (!multilevel()) return;
+  if (!multilevel() && options_.mode == Mode::sync) return;  // nothing is ever left to do
   int finalized = 0;
   MPI_Finalized(&finalized);
   if (finalized) {
-    std::fprintf(stderr, "lazarus: warning: the Session ended after MPI_Finalize: its newest version (%llu) was not "
-                 "copied to the global level\n", static_cast<unsigned long long>(newest_local_ ? newest_local_->version : 0));
+    std::fprintf(stderr, "lazarus: warning: the Session ended after MPI_Finalize: checkpoints still in flight (%zu) "
+                 "were not committed, and the newest version was not copied to the global level\n", pending_.size());
     return;
   }
+  settle_background(Settle::all);
   // The newest local version reaches the global level when the job ends normally.
   if (newest_local_ && newest_local_->version > newest_flushed_) start_flush(*newest_local_);
-  wait();
+  settle_background(Settle::all);
 }
 
 void Engine::start_flush(const Manifest& manifest) {
   if (flush_.pending()) flush_.settle(comm_, /*wait=*/true);  // one copy at a time
   flush_.start(version_directory(local_job_dir_, manifest.version), job_dir_, manifest, comm_.rank(), options_.keep);
   newest_flushed_ = manifest.version;
-}
-
-std::uint64_t Engine::checkpoint_multilevel() {
-  const auto start = Clock::now();
-  if (auto committed = flush_.settle(comm_, /*wait=*/false)) log(fmt::format("version {} committed at the global level", *committed));
-  // Past every version folder at every level, so that leftovers of a crash are never reused.
-  std::uint64_t highest = 0;
-  run_collectively(comm_, [&] {
-    highest = scan_versions(local_job_dir_).highest();
-    if (comm_.rank() == 0) highest = std::max(highest, scan_versions(job_dir_).highest());
-  });
-  const std::uint64_t version = comm_.max(highest) + 1;
-  LocalCommit commit = commit_local_version(comm_, options_, nodes_, local_job_dir_, version, regions_,
-                                            flush_.pending().value_or(0));
-  if (!placement_warned_ && comm_.rank() == 0) {
-    for (const auto& warning : commit.warnings) std::fprintf(stderr, "lazarus: warning: %s\n", warning.c_str());
-  }
-  placement_warned_ = true;
-  newest_local_ = commit.manifest;
-  last_checkpoint_ = Clock::now();
-  if (options_.flush_every > 0 && version % static_cast<std::uint64_t>(options_.flush_every) == 0) {
-    start_flush(commit.manifest);
-  }
-  if (launcher_) launcher_->report_checkpoint(version);
-  log(fmt::format("checkpoint version {} committed at the node-local level ({}): {:.1f} MiB on rank 0 ({:.1f} MiB "
-                  "file) in {:.3f} s{}",
-                  version, to_string(options_.redundancy), static_cast<double>(commit.bytes) / (1 << 20),
-                  static_cast<double>(commit.file_bytes) / (1 << 20), seconds_since(start),
-                  newest_flushed_ == version ? "; copying it to the global level" : ""));
-  return version;
 }
 
 Inventory Engine::gather_inventory() {

@@ -1,6 +1,8 @@
 #pragma once
 // The engine behind lazarus::Session: one communicator, its regions and its job's versions.
 #include <chrono>
+#include <deque>
+#include <memory>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -9,6 +11,7 @@
 
 #include "backends/mpi/communicator.hpp"
 #include "lazarus/options.hpp"
+#include "runtime/background_writer.hpp"
 #include "runtime/collective.hpp"
 #include "runtime/global_flush.hpp"
 #include "runtime/local_level.hpp"
@@ -21,6 +24,8 @@ namespace lazarus::detail {
 
 class Engine {
  public:
+  using Clock = std::chrono::steady_clock;
+
   // Collective. `make_options` runs on every rank inside the agreement, so that a ConfigError on one
   // rank (a bad environment variable) fails every rank alike.
   Engine(MPI_Comm comm, const std::function<Options()>& make_options);
@@ -48,9 +53,24 @@ class Engine {
   std::vector<std::uint64_t> listed_versions(bool complete);
   void log(const std::string& line) const;
 
+  // --- Checkpoint paths ---
+  // Collective. 1 + the highest version number at every level (and of what is still in flight).
+  std::uint64_t next_version();
+  std::filesystem::path version_dir_for(std::uint64_t version) const;
+  // Collective. Commits `version`, whose files every rank wrote (`mine`: this rank's record), at the
+  // level it was written to; starts its copy to the global level when due.
+  void commit_written(std::uint64_t version, const RankRecord& mine, Clock::time_point started);
+  // Async: copies the regions into staging memory (waiting for room first) and queues the write.
+  void stage(std::uint64_t version);
+  // Collective. Commits background work: checkpoints written in the background, oldest first, and
+  // copies to the global level. `finished`: what every rank has finished; `oldest`: waits for the
+  // oldest checkpoint in flight; `all`: waits for everything.
+  enum class Settle { finished, oldest, all };
+  void settle_background(Settle how);
+  backends::StagingBuffer take_buffer(std::size_t bytes);
+
   // --- Multi-level (options_.local_dir set) ---
   bool multilevel() const noexcept { return !options_.local_dir.empty(); }
-  std::uint64_t checkpoint_multilevel();
   void start_flush(const Manifest& manifest);
   // Collective. Every node's inventory, at rank 0 (empty elsewhere).
   Inventory gather_inventory();
@@ -70,7 +90,9 @@ class Engine {
   Options options_;
   std::filesystem::path job_dir_;
   RegionRegistry regions_;
-  std::chrono::steady_clock::time_point last_checkpoint_;
+  Clock::time_point last_checkpoint_;
+  double checkpoint_cost_ = 0;  // rank 0: seconds the last checkpoint() took (the Young/Daly cost)
+  int workers_ = 0;             // compression threads besides the writing one
   std::shared_ptr<LauncherLink> launcher_;  // null unless started by `lazarus run`
 
   std::filesystem::path local_job_dir_;  // multi-level only
@@ -79,6 +101,13 @@ class Engine {
   std::optional<Manifest> newest_local_;  // the last version this session committed locally
   std::uint64_t newest_flushed_ = 0;      // the last version this session started copying to the global level
   bool placement_warned_ = false;
+
+  // Async mode. pending_ before writer_: the writer stops (and lets go of the staged copies) first.
+  std::deque<std::shared_ptr<StagedCheckpoint>> pending_;  // submitted, not committed; oldest first
+  std::size_t staged_bytes_ = 0;                          // held by pending_
+  std::vector<backends::StagingBuffer> spare_buffers_;    // staging memory kept for reuse
+  std::uint64_t last_submitted_ = 0;
+  std::unique_ptr<BackgroundWriter> writer_;
 };
 
 }  // namespace lazarus::detail

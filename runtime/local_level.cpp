@@ -40,12 +40,20 @@ int NodeMap::leader_of(const std::string& node) const {
 
 LocalCommit commit_local_version(const backends::Communicator& comm, const Options& options, const NodeMap& nodes,
                                  const std::filesystem::path& local_job_dir, std::uint64_t version,
-                                 const RegionRegistry& regions, std::uint64_t protect) {
+                                 const RegionRegistry& regions, std::uint64_t protect, int workers) {
+  RankRecord mine;
+  run_collectively(comm, [&] {
+    mine = write_rank_piece(comm, options, version_directory(local_job_dir, version), version, regions, workers);
+  });
+  return finish_local_commit(comm, options, nodes, local_job_dir, version, mine, protect);
+}
+
+LocalCommit finish_local_commit(const backends::Communicator& comm, const Options& options, const NodeMap& nodes,
+                                const std::filesystem::path& local_job_dir, std::uint64_t version,
+                                const RankRecord& mine, std::uint64_t protect) {
   const int me = comm.rank();
   const auto version_dir = version_directory(local_job_dir, version);
   LocalCommit result;
-  RankRecord mine;
-  run_collectively(comm, [&] { mine = write_rank_piece(comm, options, version_dir, version, regions); });
 
   // L2. The MPI steps run outside run_collectively: a rank that failed a local step must not leave the
   // others waiting in a transfer, so every local step is agreed on before the next MPI step.

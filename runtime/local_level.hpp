@@ -46,6 +46,12 @@ struct LocalCommit {
 // every rank when any fails; the previous local version stays complete.
 LocalCommit commit_local_version(const backends::Communicator& comm, const Options& options, const NodeMap& nodes,
                                  const std::filesystem::path& local_job_dir, std::uint64_t version,
-                                 const RegionRegistry& regions, std::uint64_t protect);
+                                 const RegionRegistry& regions, std::uint64_t protect, int workers);
+
+// Collective. The same, once every rank's file of `version` is known to be durable in its node's
+// folder (`mine`: this rank's record): redundancy, manifests, retention.
+LocalCommit finish_local_commit(const backends::Communicator& comm, const Options& options, const NodeMap& nodes,
+                                const std::filesystem::path& local_job_dir, std::uint64_t version,
+                                const RankRecord& mine, std::uint64_t protect);
 
 }  // namespace lazarus::detail

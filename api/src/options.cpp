@@ -92,6 +92,16 @@ Options Options::from_env() {
   }
   if (auto value = environment("LAZARUS_CHUNK_BYTES")) options.chunk_bytes = parse_bytes("LAZARUS_CHUNK_BYTES", *value);
   if (auto value = environment("LAZARUS_VERBOSE")) options.verbose = parse_flag("LAZARUS_VERBOSE", *value);
+  if (auto value = environment("LAZARUS_MTBF")) options.mtbf_seconds = parse_seconds("LAZARUS_MTBF", *value);
+  if (auto value = environment("LAZARUS_MODE")) {
+    if (*value == "sync") options.mode = Mode::sync;
+    else if (*value == "async") options.mode = Mode::async;
+    else bad_value("LAZARUS_MODE", *value, "not one of sync, async");
+  }
+  if (auto value = environment("LAZARUS_STAGING_BYTES")) {
+    options.staging_bytes = parse_bytes("LAZARUS_STAGING_BYTES", *value);
+  }
+  if (auto value = environment("LAZARUS_THREADS")) options.threads = parse_int_in_int_range("LAZARUS_THREADS", *value);
   if (auto value = environment("LAZARUS_LOCAL_DIR")) options.local_dir = *value;
   if (auto value = environment("LAZARUS_REDUNDANCY")) {
     if (*value == "partner") options.redundancy = Redundancy::partner;
@@ -131,6 +141,18 @@ void Options::validate() const {
   if (chunk_bytes < kMinChunk || chunk_bytes > kMaxChunk) {
     throw ConfigError(fmt::format("Options::chunk_bytes (LAZARUS_CHUNK_BYTES) is {}; it must be 4 KiB to 1 GiB",
                                   chunk_bytes));
+  }
+  if (!std::isfinite(mtbf_seconds) || mtbf_seconds < 0) {
+    throw ConfigError(fmt::format("Options::mtbf_seconds (LAZARUS_MTBF) is {}; it must be >= 0", mtbf_seconds));
+  }
+  if (mtbf_seconds > 0 && interval_seconds > 0) {
+    throw ConfigError(fmt::format("Options::interval_seconds (LAZARUS_INTERVAL, {}) and Options::mtbf_seconds "
+                                  "(LAZARUS_MTBF, {}) are both set: need_checkpoint() takes a fixed period or the "
+                                  "Young/Daly period from the MTBF, not both",
+                                  interval_seconds, mtbf_seconds));
+  }
+  if (threads < 0 || threads > 256) {
+    throw ConfigError(fmt::format("Options::threads (LAZARUS_THREADS) is {}; it must be 0 (automatic) to 256", threads));
   }
   if (xor_group < 2) {
     throw ConfigError(fmt::format("Options::xor_group (LAZARUS_XOR_GROUP) is {}; it must be at least 2", xor_group));

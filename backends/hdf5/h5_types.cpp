@@ -48,4 +48,9 @@ ElementType element_type_of_h5(hid_t stored_type) {
                           std::to_string(size) + ")");
 }
 
+bool h5_library_is_threadsafe() {
+  hbool_t threadsafe = 0;
+  return H5is_library_threadsafe(&threadsafe) >= 0 && threadsafe;
+}
+
 }  // namespace lazarus::backends

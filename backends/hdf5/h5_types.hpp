@@ -13,4 +13,7 @@ hid_t h5_native_type(ElementType type);
 // writes. `bytes` regions read back as u8 (the dataset attribute tells them apart).
 ElementType element_type_of_h5(hid_t stored_type);
 
+// Whether this HDF5 library may be called from several threads (built thread-safe).
+bool h5_library_is_threadsafe();
+
 }  // namespace lazarus::backends

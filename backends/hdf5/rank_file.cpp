@@ -16,7 +16,7 @@
 #include <fmt/ranges.h>
 #include <xxhash.h>
 
-#include "backends/hdf5/byte_shuffle.hpp"
+#include "backends/hdf5/chunk_compressor.hpp"
 #include "backends/hdf5/h5_filters.hpp"
 #include "backends/hdf5/h5_types.hpp"
 #include "backends/hdf5/rank_file_layout.hpp"
@@ -176,38 +176,35 @@ std::uint64_t RankFileWriter::write_chunks(hid_t dataset, const RegionPayload& r
   HashState hash_state = new_hash_state();
   const std::size_t element_bytes = element_size(region.type);
   const std::size_t chunk_bytes = slabs->chunk_elements * element_bytes;
-  if (scratch_bytes_ < chunk_bytes) {
-    shuffled_ = std::make_unique_for_overwrite<std::byte[]>(chunk_bytes);
-    frame_ = std::make_unique_for_overwrite<std::byte[]>(zstd_frame_bound(chunk_bytes));
-    scratch_bytes_ = chunk_bytes;
-  }
-  const std::span<std::byte> frame(frame_.get(), zstd_frame_bound(scratch_bytes_));
   const auto* data = static_cast<const std::byte*>(region.data);
-  std::vector<hsize_t> offset;
-  for (std::size_t index = 0; index < slabs->count; ++index) {
-    std::size_t keep = 0;
-    const std::byte* source = data + slabs->locate(index, offset, keep) * element_bytes;
-    if (hash) XXH3_64bits_update(hash_state.get(), source, keep * element_bytes);
-    if (keep < slabs->chunk_elements) {
-      // An edge chunk is stored whole: pad it with zeros (the frame buffer is free until compression).
-      std::memcpy(frame.data(), source, keep * element_bytes);
-      std::memset(frame.data() + keep * element_bytes, 0, chunk_bytes - keep * element_bytes);
-      source = frame.data();
-    }
-    shuffle_bytes(source, shuffled_.get(), slabs->chunk_elements, element_bytes);
-    const std::size_t frame_bytes = zstd_compress_frame(settings_.compression_level, {shuffled_.get(), chunk_bytes}, frame);
-    const std::string chunk_where = fmt::format("{}: chunk at {}", where, describe_offset(offset));
-    if (frame_bytes == 0) throw IoError(chunk_where + ": zstd compression failed");
-    h5_check<IoError>(H5Dwrite_chunk(dataset, H5P_DEFAULT, 0, offset.data(), frame_bytes, frame.data()), chunk_where);
-    unsigned filter_mask = 0;
-    haddr_t address = HADDR_UNDEF;
-    hsize_t stored = 0;
-    h5_check<IoError>(H5Dget_chunk_info_by_coord(dataset, offset.data(), &filter_mask, &address, &stored), chunk_where);
-    if (address == HADDR_UNDEF || stored != frame_bytes) {
-      throw IoError(fmt::format("{}: HDF5 stored {} bytes at {}, expected {}", chunk_where, stored, address, frame_bytes));
-    }
-    write_extent(frame.data(), {address, frame_bytes});
-  }
+  ChunkCompressor compressor(settings_.workers, chunk_bytes, element_bytes, settings_.compression_level);
+  compressor.run(
+      slabs->count,
+      [&](std::size_t index) {  // on a worker: where chunk `index` lies
+        std::vector<hsize_t> offset;
+        std::size_t keep = 0;
+        const std::size_t first = slabs->locate(index, offset, keep);
+        return ChunkSource{data + first * element_bytes, keep * element_bytes};
+      },
+      [&](std::size_t index, std::span<const std::byte> frame) {  // on this thread, in chunk order
+        std::vector<hsize_t> offset;
+        std::size_t keep = 0;
+        const std::byte* source = data + slabs->locate(index, offset, keep) * element_bytes;
+        if (hash) XXH3_64bits_update(hash_state.get(), source, keep * element_bytes);
+        const std::string chunk_where = fmt::format("{}: chunk at {}", where, describe_offset(offset));
+        h5_check<IoError>(H5Dwrite_chunk(dataset, H5P_DEFAULT, 0, offset.data(), frame.size(), frame.data()),
+                          chunk_where);
+        unsigned filter_mask = 0;
+        haddr_t address = HADDR_UNDEF;
+        hsize_t stored = 0;
+        h5_check<IoError>(H5Dget_chunk_info_by_coord(dataset, offset.data(), &filter_mask, &address, &stored),
+                          chunk_where);
+        if (address == HADDR_UNDEF || stored != frame.size()) {
+          throw IoError(fmt::format("{}: HDF5 stored {} bytes at {}, expected {}", chunk_where, stored, address,
+                                    frame.size()));
+        }
+        write_extent(frame.data(), {address, frame.size()});
+      });
   return hash ? XXH3_64bits_digest(hash_state.get()) : 0;
 }
 

@@ -37,6 +37,7 @@ struct RegionPayload {
 struct StorageSettings {
   int compression_level = 1;  // 0: no filters
   std::size_t chunk_bytes = std::size_t{4} << 20;
+  int workers = 0;  // compression threads besides the writing one (ChunkCompressor)
 };
 
 // Chunk dimensions for a dataset of `shape` holding elements of `element_bytes`: whole trailing
@@ -90,9 +91,6 @@ class RankFileWriter {
   FileDescriptor out_;               // `path`, filled chunk by chunk, then with the metadata
   std::vector<Extent> streamed_;     // parts of the image already written to `path`
   std::uint64_t not_kicked_ = 0;     // bytes written since writeback was last started
-  std::size_t scratch_bytes_ = 0;    // capacity of each scratch buffer below
-  std::unique_ptr<std::byte[]> shuffled_;  // one chunk, shuffled (and zero-padded at an edge)
-  std::unique_ptr<std::byte[]> frame_;     // its zstd frame
 };
 
 }  // namespace lazarus::backends

@@ -143,6 +143,15 @@ std::vector<std::string> Communicator::all_gather(const std::string& mine) const
   return strings;
 }
 
+int Communicator::ranks_on_this_host() const {
+  MPI_Comm host = MPI_COMM_NULL;
+  check(MPI_Comm_split_type(comm_, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &host), "MPI_Comm_split_type");
+  int size = 0;
+  MPI_Comm_size(host, &size);
+  MPI_Comm_free(&host);
+  return size;
+}
+
 Communicator Communicator::split(int color, int key) const {
   MPI_Comm part = MPI_COMM_NULL;
   check(MPI_Comm_split(comm_, color, key, &part), "MPI_Comm_split");

@@ -46,6 +46,9 @@ class Communicator {
   // Every rank's string on every rank (in rank order).
   std::vector<std::string> all_gather(const std::string& mine) const;
 
+  // How many ranks of this communicator share this rank's host (MPI_COMM_TYPE_SHARED). Collective.
+  int ranks_on_this_host() const;
+
   // The ranks with the same `color`, ordered by `key` (MPI_Comm_split). Collective.
   Communicator split(int color, int key) const;
 

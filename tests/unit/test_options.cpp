@@ -17,7 +17,8 @@ class OptionsFromEnv : public ::testing::Test {
   static void clear() {
     for (const char* name : {"LAZARUS_DIR", "LAZARUS_JOB", "LAZARUS_KEEP", "LAZARUS_COMPRESS", "LAZARUS_INTERVAL",
                              "LAZARUS_CHUNK_BYTES", "LAZARUS_VERBOSE", "LAZARUS_LOCAL_DIR", "LAZARUS_REDUNDANCY",
-                             "LAZARUS_XOR_GROUP", "LAZARUS_FLUSH_EVERY"}) {
+                             "LAZARUS_XOR_GROUP", "LAZARUS_FLUSH_EVERY", "LAZARUS_MODE",
+                             "LAZARUS_STAGING_BYTES", "LAZARUS_THREADS", "LAZARUS_MTBF"}) {
       ::unsetenv(name);
     }
   }
@@ -47,6 +48,10 @@ TEST_F(OptionsFromEnv, DefaultsWhenNothingIsSet) {
   EXPECT_EQ(options.redundancy, lazarus::Redundancy::partner);
   EXPECT_EQ(options.xor_group, 4);
   EXPECT_EQ(options.flush_every, 10);
+  EXPECT_EQ(options.mode, lazarus::Mode::sync);
+  EXPECT_EQ(options.staging_bytes, 0u);
+  EXPECT_EQ(options.threads, 0);
+  EXPECT_EQ(options.mtbf_seconds, 0.0);
 }
 
 TEST_F(OptionsFromEnv, EveryVariableOverridesItsField) {
@@ -61,6 +66,9 @@ TEST_F(OptionsFromEnv, EveryVariableOverridesItsField) {
   set("LAZARUS_REDUNDANCY", "xor");
   set("LAZARUS_XOR_GROUP", "3");
   set("LAZARUS_FLUSH_EVERY", "0");
+  set("LAZARUS_MODE", "async");
+  set("LAZARUS_STAGING_BYTES", "1G");
+  set("LAZARUS_THREADS", "3");
   const Options options = Options::from_env();
   EXPECT_EQ(options.dir, "/scratch/ckpt");
   EXPECT_EQ(options.job, "run-7.b");
@@ -73,6 +81,16 @@ TEST_F(OptionsFromEnv, EveryVariableOverridesItsField) {
   EXPECT_EQ(options.redundancy, lazarus::Redundancy::xor_parity);
   EXPECT_EQ(options.xor_group, 3);
   EXPECT_EQ(options.flush_every, 0);
+  EXPECT_EQ(options.mode, lazarus::Mode::async);
+  EXPECT_EQ(options.staging_bytes, std::size_t{1} << 30);
+  EXPECT_EQ(options.threads, 3);
+}
+
+TEST_F(OptionsFromEnv, MtbfSetsTheYoungDalyPeriodButNotTogetherWithAFixedInterval) {
+  set("LAZARUS_MTBF", "3600");
+  EXPECT_EQ(Options::from_env().mtbf_seconds, 3600.0);
+  set("LAZARUS_INTERVAL", "60");
+  EXPECT_THROW(Options::from_env(), ConfigError);
 }
 
 TEST_F(OptionsFromEnv, RedundancyNamesEachScheme) {
@@ -124,7 +142,9 @@ INSTANTIATE_TEST_SUITE_P(
                       BadValue{"LAZARUS_CHUNK_BYTES", "2G"}, BadValue{"LAZARUS_CHUNK_BYTES", "M"},
                       BadValue{"LAZARUS_VERBOSE", "maybe"}, BadValue{"LAZARUS_REDUNDANCY", "mirror"},
                       BadValue{"LAZARUS_XOR_GROUP", "1"}, BadValue{"LAZARUS_XOR_GROUP", "four"},
-                      BadValue{"LAZARUS_FLUSH_EVERY", "-1"}));
+                      BadValue{"LAZARUS_FLUSH_EVERY", "-1"}, BadValue{"LAZARUS_MODE", "later"},
+                      BadValue{"LAZARUS_STAGING_BYTES", "lots"}, BadValue{"LAZARUS_THREADS", "-2"},
+                      BadValue{"LAZARUS_THREADS", "1000"}, BadValue{"LAZARUS_MTBF", "-5"}));
 
 TEST(OptionsValidate, AcceptsTheDefaults) { EXPECT_NO_THROW(Options{}.validate()); }
 
