@@ -79,6 +79,7 @@ int check(const char* dir, int rank, const std::vector<std::uint64_t>& acceptabl
       if (rank == 0) std::fprintf(stderr, "check: new version %llu reuses an old number\n", static_cast<unsigned long long>(next));
       ok = 0;
     }
+    session.wait();  // in async mode (LAZARUS_MODE=async) the new version commits in the background
     const auto versions = session.versions();
     if (versions.empty() || versions.back() != next) ok = 0;
   }
