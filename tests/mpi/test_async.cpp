@@ -3,6 +3,7 @@
 // background with the guarantees of a synchronous one. A build whose HDF5 is not thread-safe (the
 // Open MPI parallel build) must refuse async mode instead: there the tests check that refusal.
 #include <mpi.h>
+#include <stdlib.h>
 #include <sys/resource.h>
 
 #include <csignal>
@@ -150,6 +151,36 @@ TEST(Async, AFailedBackgroundWriteIsReportedOnEveryRankAndKeepsThePreviousVersio
   field.assign(field.size(), 0.0);
   EXPECT_EQ(session.restore(), std::optional<std::uint64_t>(1));
   EXPECT_EQ(field, samples<double>(kValues, world_rank(), 1));
+}
+
+TEST(Async, WorksWithNodeLocalLevelsToo) {
+  SharedScratchDir scratch;
+  if (!async_supported(scratch.path())) return;
+  ::setenv("LAZARUS_NODE", world_rank() < 2 ? "n0" : "n1", 1);
+  Options options = async_options(scratch.path() / "global");
+  options.local_dir = scratch.path() / "local" / (world_rank() < 2 ? "n0" : "n1");
+  options.flush_every = 2;
+  {
+    Session session(MPI_COMM_WORLD, options);
+    std::vector<double> field(kValues);
+    session.protect("field", std::span<double>(field));
+    for (std::uint64_t version = 1; version <= 3; ++version) {
+      overwrite(field, samples<double>(kValues, world_rank(), version));
+      ASSERT_EQ(session.checkpoint(), version);
+      field.assign(field.size(), -1.0);
+    }
+    session.wait();
+    EXPECT_EQ(session.versions(), (std::vector<std::uint64_t>{1, 2, 3}));
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  EXPECT_TRUE(complete(scratch.path() / "global", 2));  // every 2nd version
+  EXPECT_TRUE(complete(scratch.path() / "global", 3));  // and the newest, at the Session's end
+  Session session(MPI_COMM_WORLD, options);
+  std::vector<double> field(kValues, 0.0);
+  session.protect("field", std::span<double>(field));
+  EXPECT_EQ(session.restore(), std::optional<std::uint64_t>(3));
+  EXPECT_EQ(field, samples<double>(kValues, world_rank(), 3));
+  ::unsetenv("LAZARUS_NODE");
 }
 
 }  // namespace
