@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "backends/cuda/device_memory.hpp"
 #include "backends/mpi/communicator.hpp"
 #include "backends/posix/staging_buffer.hpp"
 #include "lazarus/options.hpp"
@@ -29,6 +30,7 @@ struct StagedCheckpoint {
   std::filesystem::path version_dir;  // where the rank file goes (global or node-local level)
   RegionRegistry regions;             // the staged copies: same names, types and shapes
   std::vector<backends::StagingBuffer> buffers;
+  std::vector<backends::PinnedBuffer> pinned;  // staged copies of device regions
   std::size_t bytes = 0;
   // Set by the writer once `finished`.
   bool finished = false;

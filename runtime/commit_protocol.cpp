@@ -40,9 +40,10 @@ RankRecord write_rank_piece(const backends::Communicator& comm, const Options& o
   backends::RankFileWriter writer(version_dir / record.file, header,
                                   {options.compression_level, options.chunk_bytes, workers}, regions.total_bytes());
   for (const Region& region : regions.all()) {
-    backends::RegionPayload payload{region.name, region.type, region.shape, region.data, region.bytes()};
+    backends::RegionPayload payload{region.name,    region.type, region.shape,  region.data,
+                                    region.bytes(), 0,           region.device, region.ready};
     payload.checksum = writer.write_and_hash(payload);
-    record.regions.push_back({region.name, region.type, region.shape, payload.bytes, payload.checksum});
+    record.regions.push_back({region.name, region.type, region.shape, payload.bytes, payload.checksum, region.device});
     if (record.regions.size() == 1) fault_point("during_write", comm.rank(), version);
   }
   if (regions.all().empty()) fault_point("during_write", comm.rank(), version);

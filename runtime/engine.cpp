@@ -95,8 +95,10 @@ std::uint64_t Engine::checkpoint() {
     return version;
   }
   RankRecord mine;
+  std::vector<std::unique_ptr<backends::DeviceCapture>> captures;
   run_collectively(comm_, [&] {
-    mine = write_rank_piece(comm_, options_, version_dir_for(version), version, regions_, workers_);
+    const RegionRegistry& written = start_device_captures(captures);
+    mine = write_rank_piece(comm_, options_, version_dir_for(version), version, written, workers_);
   });
   commit_written(version, mine, start);
   if (comm_.rank() == 0) checkpoint_cost_ = seconds_since(start);
@@ -155,6 +157,36 @@ backends::StagingBuffer Engine::take_buffer(std::size_t bytes) {
   return backends::StagingBuffer(bytes);
 }
 
+backends::PinnedBuffer Engine::take_pinned(std::size_t bytes) {
+  for (auto spare = spare_pinned_.begin(); spare != spare_pinned_.end(); ++spare) {
+    if (spare->size() != bytes) continue;
+    backends::PinnedBuffer buffer = std::move(*spare);
+    spare_pinned_.erase(spare);
+    return buffer;
+  }
+  return backends::PinnedBuffer(bytes);
+}
+
+const RegionRegistry& Engine::start_device_captures(std::vector<std::unique_ptr<backends::DeviceCapture>>& captures) {
+  const auto& all = regions_.all();
+  if (std::none_of(all.begin(), all.end(), [](const Region& r) { return r.device; })) return regions_;
+  device_view_ = RegionRegistry();
+  for (const Region& region : all) {
+    if (!region.device) {
+      device_view_.add(region);
+      continue;
+    }
+    auto& shadow = device_shadows_[region.name];
+    if (shadow.size() != region.bytes()) shadow = backends::PinnedBuffer(region.bytes());
+    captures.push_back(std::make_unique<backends::DeviceCapture>(region.data, shadow.data(), region.bytes()));
+    Region view = region;
+    view.data = shadow.data();
+    view.ready = [capture = captures.back().get()](std::size_t end) { capture->wait_for(end); };
+    device_view_.add(std::move(view));
+  }
+  return device_view_;
+}
+
 void Engine::stage(std::uint64_t version) {
   const std::size_t bytes = regions_.total_bytes();
   // The budget holds at least one checkpoint; beyond it, wait for the oldest in flight to commit.
@@ -170,10 +202,19 @@ void Engine::stage(std::uint64_t version) {
   staged->bytes = bytes;
   run_collectively(comm_, [&] {
     for (const Region& region : regions_.all()) {
-      backends::StagingBuffer buffer = take_buffer(region.bytes());
-      if (region.bytes() > 0) std::memcpy(buffer.data(), region.data, region.bytes());
-      staged->regions.add({region.name, region.type, buffer.data(), region.count, region.shape});
-      staged->buffers.push_back(std::move(buffer));
+      Region copy{region.name, region.type, nullptr, region.count, region.shape, region.device, {}};
+      if (region.device) {  // straight from the device into pinned memory, all of it before returning
+        backends::PinnedBuffer buffer = take_pinned(region.bytes());
+        backends::DeviceCapture(region.data, buffer.data(), region.bytes()).wait_all();
+        copy.data = buffer.data();
+        staged->pinned.push_back(std::move(buffer));
+      } else {
+        backends::StagingBuffer buffer = take_buffer(region.bytes());
+        if (region.bytes() > 0) std::memcpy(buffer.data(), region.data, region.bytes());
+        copy.data = buffer.data();
+        staged->buffers.push_back(std::move(buffer));
+      }
+      staged->regions.add(std::move(copy));
     }
   });
   writer_->submit(staged);
@@ -193,10 +234,17 @@ void Engine::settle_background(Settle how) {
     // Keep the staging memory for the next checkpoints, up to the budget's worth.
     std::size_t kept = 0;
     for (const auto& spare : spare_buffers_) kept += spare.size();
+    const std::size_t keep_up_to = std::max(options_.staging_bytes, regions_.total_bytes());
     for (auto& buffer : oldest->buffers) {
-      if (kept + buffer.size() > std::max(options_.staging_bytes, regions_.total_bytes())) break;
+      if (kept + buffer.size() > keep_up_to) break;
       kept += buffer.size();
       spare_buffers_.push_back(std::move(buffer));
+    }
+    for (const auto& pinned : spare_pinned_) kept += pinned.size();
+    for (auto& buffer : oldest->pinned) {
+      if (kept + buffer.size() > keep_up_to) break;
+      kept += buffer.size();
+      spare_pinned_.push_back(std::move(buffer));
     }
     if (!written.ok()) {
       written.message = fmt::format("checkpoint version {}, written in the background, failed: {}", oldest->version,

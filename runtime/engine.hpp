@@ -2,6 +2,7 @@
 // The engine behind lazarus::Session: one communicator, its regions and its job's versions.
 #include <chrono>
 #include <deque>
+#include <map>
 #include <memory>
 #include <cstdint>
 #include <filesystem>
@@ -68,6 +69,10 @@ class Engine {
   enum class Settle { finished, oldest, all };
   void settle_background(Settle how);
   backends::StagingBuffer take_buffer(std::size_t bytes);
+  backends::PinnedBuffer take_pinned(std::size_t bytes);
+  // Sync mode: the regions as written, device regions replaced by their host shadows, filled by
+  // `captures` as the writer goes. Returns regions_ itself when no region is on a device.
+  const RegionRegistry& start_device_captures(std::vector<std::unique_ptr<backends::DeviceCapture>>& captures);
 
   // --- Multi-level (options_.local_dir set) ---
   bool multilevel() const noexcept { return !options_.local_dir.empty(); }
@@ -106,6 +111,9 @@ class Engine {
   std::deque<std::shared_ptr<StagedCheckpoint>> pending_;  // submitted, not committed; oldest first
   std::size_t staged_bytes_ = 0;                          // held by pending_
   std::vector<backends::StagingBuffer> spare_buffers_;    // staging memory kept for reuse
+  std::vector<backends::PinnedBuffer> spare_pinned_;      // the same for device regions
+  std::map<std::string, backends::PinnedBuffer> device_shadows_;  // sync mode: host copies of device regions
+  RegionRegistry device_view_;
   std::uint64_t last_submitted_ = 0;
   std::unique_ptr<BackgroundWriter> writer_;
 };

@@ -30,11 +30,13 @@ std::uint64_t parse_hex64(const std::string& text) {
 }
 
 json region_to_json(const RegionRecord& region) {
-  return {{"name", region.name},
-          {"type", std::string(to_string(region.type))},
-          {"shape", region.shape},
-          {"bytes", region.bytes},
-          {"xxh3_64", hex64(region.xxh3)}};
+  json j = {{"name", region.name},
+            {"type", std::string(to_string(region.type))},
+            {"shape", region.shape},
+            {"bytes", region.bytes},
+            {"xxh3_64", hex64(region.xxh3)}};
+  if (region.device) j["origin"] = "device";
+  return j;
 }
 
 RegionRecord region_from_json(const json& j) {
@@ -44,6 +46,7 @@ RegionRecord region_from_json(const json& j) {
   region.shape = j.at("shape").get<std::vector<std::size_t>>();
   region.bytes = j.at("bytes").get<std::uint64_t>();
   region.xxh3 = parse_hex64(j.at("xxh3_64").get<std::string>());
+  region.device = j.value("origin", std::string("host")) == "device";
   return region;
 }
 

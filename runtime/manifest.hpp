@@ -24,6 +24,7 @@ struct RegionRecord {
   std::vector<std::size_t> shape;  // empty: a scalar
   std::uint64_t bytes = 0;
   std::uint64_t xxh3 = 0;  // of the uncompressed bytes
+  bool device = false;     // written from CUDA device memory (it may be restored into either kind)
   friend bool operator==(const RegionRecord&, const RegionRecord&) = default;
 };
 

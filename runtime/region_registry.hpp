@@ -1,6 +1,7 @@
 #pragma once
 // The regions a rank has protected: memory Lazarus saves on checkpoint() and fills on restore().
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,9 @@ struct Region {
   void* data = nullptr;
   std::size_t count = 0;            // elements
   std::vector<std::size_t> shape;   // empty: a scalar
+  bool device = false;              // `data` is CUDA device memory (protect_device)
+  // For a host copy still arriving (a device capture): returns once bytes [0, n) of `data` are there.
+  std::function<void(std::size_t)> ready;
   std::size_t bytes() const { return count * element_size(type); }
 };
 

@@ -37,6 +37,9 @@ const RegionRecord& stored_record_for(const Region& region, const RankRecord& re
 
 void VerifiedPiece::apply() const {
   const std::vector<std::uint64_t> checksums = reader_->load(plan_);
+  for (const DeviceTarget& target : device_targets_) {
+    backends::copy_to_device(target.region->data, target.host.data(), target.host.size());
+  }
   try {
     for (std::size_t i = 0; i < expected_.size(); ++i) check_region_checksum(file_, expected_[i], checksums[i]);
   } catch (const CorruptCheckpoint& problem) {
@@ -78,7 +81,12 @@ VerifiedPiece verify_rank_piece(const std::filesystem::path& version_dir, const 
   for (std::size_t i = 0; i < regions.all().size(); ++i) {
     const Region& region = regions.all()[i];
     check_region_description(*piece.reader_, piece.file_, piece.expected_[i]);
-    loads.push_back({region.name, static_cast<std::byte*>(region.data), region.bytes()});
+    std::byte* destination = static_cast<std::byte*>(region.data);
+    if (region.device) {
+      piece.device_targets_.push_back({&region, backends::PinnedBuffer(region.bytes())});
+      destination = piece.device_targets_.back().host.data();
+    }
+    loads.push_back({region.name, destination, region.bytes()});
   }
   piece.plan_ = piece.reader_->plan_load(std::move(loads));
   return piece;

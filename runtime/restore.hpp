@@ -11,6 +11,7 @@
 #include <memory>
 #include <vector>
 
+#include "backends/cuda/device_memory.hpp"
 #include "backends/hdf5/rank_file_reader.hpp"
 #include "backends/posix/file_checksum.hpp"
 #include "runtime/manifest.hpp"
@@ -35,6 +36,12 @@ class VerifiedPiece {
   std::unique_ptr<backends::RankFileReader> reader_;  // HDF5's view of `contents_`
   backends::LoadPlan plan_;
   std::vector<RegionRecord> expected_;  // the manifest's record of each region, in plan order
+  // Device regions decode into pinned host memory first, then go to the device.
+  struct DeviceTarget {
+    const Region* region;
+    backends::PinnedBuffer host;
+  };
+  std::vector<DeviceTarget> device_targets_;
 };
 
 // Local. Throws MismatchError when the protected regions (or the rank count `nranks`) do not match

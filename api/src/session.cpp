@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <exception>
 
+#include "backends/cuda/device_memory.hpp"
 #include "runtime/engine.hpp"
 
 namespace lazarus {
@@ -30,11 +31,21 @@ Session& Session::operator=(Session&&) noexcept = default;
 
 void Session::protect_region(std::string name, ElementType type, void* data, std::size_t count,
                              std::vector<std::size_t> shape) {
-  engine_->regions().add({std::move(name), type, data, count, std::move(shape)});
+  engine_->regions().add({std::move(name), type, data, count, std::move(shape), /*device=*/false, {}});
 }
 
 void Session::protect_bytes(std::string name, void* data, std::size_t bytes) {
   protect_region(std::move(name), ElementType::bytes, data, bytes, {bytes});
+}
+
+void Session::protect_device_region(std::string name, ElementType type, void* device_ptr, std::size_t count,
+                                    std::vector<std::size_t> shape) {
+  backends::check_device_region(device_ptr, count * element_size(type), name);
+  engine_->regions().add({std::move(name), type, device_ptr, count, std::move(shape), /*device=*/true, {}});
+}
+
+void Session::protect_device_bytes(std::string name, void* device_ptr, std::size_t bytes) {
+  protect_device_region(std::move(name), ElementType::bytes, device_ptr, bytes, {bytes});
 }
 
 void Session::unprotect(const std::string& name) { engine_->regions().remove(name); }

@@ -153,6 +153,7 @@ std::uint64_t RankFileWriter::write_region(const RegionPayload& region, bool has
                                                  create.get(), H5P_DEFAULT),
                                       where));
   std::uint64_t checksum = region.checksum;
+  if (region.ready && chunk.empty()) region.ready(region.bytes);  // written in one piece below
   if (!chunk.empty()) {
     const std::uint64_t hashed = write_chunks(dataset.get(), region, chunk, hash, where);
     if (hash) checksum = hashed;
@@ -162,6 +163,7 @@ std::uint64_t RankFileWriter::write_region(const RegionPayload& region, bool has
   }
   write_attribute<IoError>(dataset.get(), kChecksumAttribute, H5T_NATIVE_UINT64, &checksum, where);
   write_string_attribute(dataset.get(), kElementTypeAttribute, std::string(to_string(region.type)), where);
+  if (region.device) write_string_attribute(dataset.get(), kOriginAttribute, "device", where);
   return checksum;
 }
 
@@ -169,6 +171,7 @@ std::uint64_t RankFileWriter::write_chunks(hid_t dataset, const RegionPayload& r
                                            const std::vector<hsize_t>& chunk, bool hash, const std::string& where) {
   const auto slabs = slab_chunks(std::vector<hsize_t>(region.shape.begin(), region.shape.end()), chunk);
   if (!slabs) {  // not a shape chunk_shape_for makes: let HDF5's filter pipeline do it
+    if (region.ready) region.ready(region.bytes);
     h5_check<IoError>(H5Dwrite(dataset, h5_native_type(region.type), H5S_ALL, H5S_ALL, H5P_DEFAULT, region.data), where);
     return hash ? XXH3_64bits(region.data, region.bytes) : 0;
   }
@@ -184,6 +187,7 @@ std::uint64_t RankFileWriter::write_chunks(hid_t dataset, const RegionPayload& r
         std::vector<hsize_t> offset;
         std::size_t keep = 0;
         const std::size_t first = slabs->locate(index, offset, keep);
+        if (region.ready) region.ready((first + keep) * element_bytes);
         return ChunkSource{data + first * element_bytes, keep * element_bytes};
       },
       [&](std::size_t index, std::span<const std::byte> frame) {  // on this thread, in chunk order

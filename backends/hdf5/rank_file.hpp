@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -32,6 +33,9 @@ struct RegionPayload {
   const void* data = nullptr;
   std::size_t bytes = 0;
   std::uint64_t checksum = 0;  // XXH3-64 of the uncompressed bytes
+  bool device = false;         // from CUDA device memory: recorded as the dataset's origin
+  // When set, `data` is still arriving (a device capture): ready(n) returns once bytes [0, n) are there.
+  std::function<void(std::size_t)> ready;
 };
 
 struct StorageSettings {

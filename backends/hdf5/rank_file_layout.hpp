@@ -22,6 +22,7 @@ inline constexpr const char* kRankAttribute = "lazarus_rank";
 inline constexpr const char* kNranksAttribute = "lazarus_nranks";
 inline constexpr const char* kChecksumAttribute = "lazarus_xxh3_64";
 inline constexpr const char* kElementTypeAttribute = "lazarus_element_type";
+inline constexpr const char* kOriginAttribute = "lazarus_origin";  // "device": from CUDA device memory
 
 // Chunks that are each one contiguous run of the row-major data: dimensions before `split` are
 // chunked by 1, those after it whole. chunk_shape_for always produces such chunks, which lets a chunk

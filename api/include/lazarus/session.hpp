@@ -61,6 +61,20 @@ class Session {
   }
   // Local. Opaque bytes, stored as a 1-D dataset of unsigned 8-bit integers.
   void protect_bytes(std::string name, void* data, std::size_t bytes);
+  // Local. CUDA device memory: `count` elements at `device_ptr` (from cudaMalloc, on any device).
+  // Stored like host regions (the dataset records its device origin); restore() copies back to the
+  // device, and a checkpoint of device memory may be restored into host memory and the other way
+  // round. checkpoint() first waits for the work already queued on the region's device, then copies
+  // the memory out (in async mode it returns once the copy is done: the device memory may then be
+  // overwritten). Throws Error in a build without CUDA or where no device is usable, MismatchError
+  // for a pointer that is not device memory (and as protect()).
+  template <Storable T>
+  void protect_device(std::string name, T* device_ptr, std::size_t count, std::vector<std::size_t> shape = {}) {
+    if (shape.empty()) shape = {count};
+    protect_device_region(std::move(name), element_type_of<T>(), device_ptr, count, std::move(shape));
+  }
+  // Local. Opaque device bytes.
+  void protect_device_bytes(std::string name, void* device_ptr, std::size_t bytes);
   // Local. Throws MismatchError when no region has that name.
   void unprotect(const std::string& name);
 
@@ -98,6 +112,8 @@ class Session {
  private:
   void protect_region(std::string name, ElementType type, void* data, std::size_t count,
                       std::vector<std::size_t> shape);
+  void protect_device_region(std::string name, ElementType type, void* device_ptr, std::size_t count,
+                             std::vector<std::size_t> shape);
 
   std::unique_ptr<detail::Engine> engine_;
 };
