@@ -1,11 +1,14 @@
 // checkpoint_bench: durable checkpoint and cold restore time of Lazarus against fwrite+fsync and two
 // HDF5 baselines, all in one run, on the same bytes; on request also Lazarus's multi-level checkpoint
 // (node-local with partner copies or XOR parity) and its restore after a node loss, against the
-// single global level. Prints one JSON document on rank 0's stdout; docs/performance.md explains the
-// figures and how to reproduce them.
+// single global level; and, with --async, Lazarus's asynchronous checkpoint (the time checkpoint()
+// blocks the application, and the time until the version is committed) against a plain memcpy of
+// the protected bytes and the synchronous checkpoint. Prints one JSON document on rank 0's stdout;
+// docs/performance.md explains the figures and how to reproduce them.
 //
 //   mpirun -np 2 checkpoint_bench --bytes-per-rank 256M --kind field2d --reps 3
 //   mpirun -np 2 checkpoint_bench --bytes-per-rank 256M --kind field2d --reps 3 --methods lazarus,l1partner
+//   mpirun -np 2 checkpoint_bench --bytes-per-rank 256M --kind field2d --reps 5 --methods fwrite,lazarus,async,memcpy
 #include <mpi.h>
 #include <unistd.h>
 
@@ -20,6 +23,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -55,7 +59,8 @@ struct Config {
   double settle_seconds = 1.0;
 };
 
-const std::vector<std::string> kAllMethods = {"lazarus", "fwrite", "h5contig", "h5deflate", "l1partner", "l1xor"};
+const std::vector<std::string> kAllMethods = {"lazarus",   "fwrite", "h5contig", "h5deflate",
+                                              "l1partner", "l1xor",  "async",    "memcpy"};
 bool is_multilevel(const std::string& method) { return method == "l1partner" || method == "l1xor"; }
 
 // One way of checkpointing: a durable write, the files it left (to measure and to evict from the
@@ -73,6 +78,13 @@ struct Method {
   // Collective, optional: all ranks' bytes of the last write (default: the sizes of files()).
   std::function<std::uint64_t()> bytes_on_disk = {};
   bool cold_restore = true;  // drop the page cache before the restore (not for files in memory)
+  // Optional: this rank's time of the part of the last write that blocks the application (async:
+  // checkpoint() alone, while the whole write also waits for the commit); reported as blocking_s.
+  std::function<double()> blocking = {};
+  // Checkpoint once before the repetitions (after a quiet time, timed but kept out of the medians,
+  // reported as `warmup`): for a Session kept alive across repetitions, whose first checkpoint
+  // allocates what later ones reuse.
+  bool warm_up = false;
 };
 
 // Folders this run made, removed (best effort, by every rank) when a failure ends the job early.
@@ -220,6 +232,7 @@ json run(MPI_Comm comm, const Config& config) {
   options.job = "bench";
   options.keep = 1;
   options.local_dir.clear();  // the single global level, whatever LAZARUS_LOCAL_DIR says
+  options.mode = Mode::sync;  // the lazarus method is the synchronous checkpoint, whatever LAZARUS_MODE says
   Session writer(comm, options);
   writer.protect("u", data.values, data.shape);
   Session reader(comm, options);
@@ -236,18 +249,63 @@ json run(MPI_Comm comm, const Config& config) {
   const fs::path contiguous_file = rank_file("h5contig", "h5");
   const fs::path deflate_file = rank_file("h5deflate", "h5");
 
+  const auto has_method = [&](const char* name) {
+    return std::find(config.methods.begin(), config.methods.end(), name) != config.methods.end();
+  };
+  // async: one Session in async mode, kept alive across the repetitions as an application keeps it, so
+  // that its staging memory (allocated by the first checkpoint) is reused; a job folder of its own.
+  // Its restore goes through a second, synchronous Session, like the lazarus method's.
+  Options async_options = options;
+  async_options.dir = root / "async";
+  async_options.mode = Mode::async;
+  std::optional<Session> async_writer;
+  std::optional<Session> async_reader;
+  if (has_method("async")) {
+    async_writer.emplace(comm, async_options);
+    async_writer->protect("u", data.values, data.shape);
+    Options reader_options = async_options;
+    reader_options.mode = Mode::sync;
+    async_reader.emplace(comm, reader_options);
+    async_reader->protect("u", restored, data.shape);
+  }
+  std::uint64_t async_version = 0;
+  double async_blocking = 0;
+  // memcpy: the protected bytes copied into a buffer allocated and touched once, reused every time.
+  std::vector<double> copy;
+  if (has_method("memcpy")) {
+    copy.resize(data.values.size());
+    std::memset(copy.data(), 0xA5, copy.size() * sizeof(double));
+  }
+  const auto lazarus_files = [&](const Options& opts, std::uint64_t v) {
+    const fs::path version_dir = detail::version_directory(opts.dir / opts.job, v);
+    std::vector<fs::path> files{version_dir / detail::rank_file_name(rank)};
+    if (rank == 0) files.push_back(version_dir / detail::kManifestFileName);
+    return files;
+  };
+
   const auto remove_before_write = [](fs::path file) { return [file] { fs::remove(file); }; };
   std::vector<Method> all_methods = {
       {.name = "lazarus",
        .write = [&] { version = writer.checkpoint(); },
-       .files =
-           [&] {
-             const fs::path version_dir = detail::version_directory(options.dir / options.job, version);
-             std::vector<fs::path> files{version_dir / detail::rank_file_name(rank)};
-             if (rank == 0) files.push_back(version_dir / detail::kManifestFileName);
-             return files;
-           },
+       .files = [&] { return lazarus_files(options, version); },
        .read = [&] { reader.restore(version); }},
+      {.name = "async",
+       .write =
+           [&] {
+             const double start = MPI_Wtime();
+             async_version = async_writer->checkpoint();
+             async_blocking = MPI_Wtime() - start;
+             async_writer->wait();  // durable and committed
+           },
+       .files = [&] { return lazarus_files(async_options, async_version); },
+       .read = [&] { async_reader->restore(async_version); },
+       .blocking = [&] { return async_blocking; },
+       .warm_up = true},
+      {.name = "memcpy",
+       .write = [&] { std::memcpy(copy.data(), data.values.data(), data.bytes()); },
+       .files = [] { return std::vector<fs::path>{}; },
+       .read = [&] { std::memcpy(restored.data(), copy.data(), data.bytes()); },
+       .cold_restore = false},
       {.name = "fwrite",
        .write = [&] { fwrite_fsync(raw_file, data.values.data(), data.bytes()); },
        .files = [&] { return std::vector<fs::path>{raw_file}; },
@@ -296,6 +354,23 @@ json run(MPI_Comm comm, const Config& config) {
   }
 
   std::map<std::string, MethodResult> results;
+  const auto slowest_blocking = [&](const Method& method) {
+    double local = method.blocking();
+    double slowest = 0;
+    MPI_Allreduce(&local, &slowest, 1, MPI_DOUBLE, MPI_MAX, comm);
+    return slowest;
+  };
+  // Warm-ups: the first checkpoint of a long-lived Session, measured alone and kept out of the medians.
+  for (const Method& method : methods) {
+    if (!method.warm_up) continue;
+    MethodResult& result = results[method.name];
+    if (method.prepare) timed_collectively(comm, method.name + " preparation", method.prepare);
+    settle(comm, config.settle_seconds);
+    const StepTime write = timed_collectively(comm, method.name + " warm-up write", method.write);
+    result.warmup_write_seconds.push_back(write.wall);
+    if (method.blocking) result.warmup_blocking_seconds.push_back(slowest_blocking(method));
+    if (method.finish) timed_collectively(comm, method.name + " cleanup", method.finish);
+  }
   std::string cache_drop;
   for (int rep = 0; rep < config.reps; ++rep) {
     for (std::size_t i = 0; i < methods.size(); ++i) {
@@ -307,9 +382,10 @@ json run(MPI_Comm comm, const Config& config) {
       const StepTime write = timed_collectively(comm, method.name + " write", method.write);
       result.write_seconds.push_back(write.wall);
       result.write_cpu_seconds.push_back(write.cpu);
+      if (method.blocking) result.blocking_seconds.push_back(slowest_blocking(method));
       const std::vector<fs::path> files = method.files();
       std::uint64_t on_disk = method.bytes_on_disk ? method.bytes_on_disk() : sum_over_ranks(comm, size_of_files(files));
-      if (method.name == "lazarus" && rank == 0) {
+      if ((method.name == "lazarus" || method.name == "async") && rank == 0) {
         on_disk = 0;  // the whole version folder: every rank file and the manifest
         for (const auto& entry : fs::directory_iterator(files.front().parent_path())) {
           if (entry.is_regular_file()) on_disk += entry.file_size();
@@ -328,6 +404,8 @@ json run(MPI_Comm comm, const Config& config) {
   }
 
   node_loss.clear();
+  async_reader.reset();
+  async_writer.reset();  // nothing in flight: every write ended with wait()
   if (rank == 0) fs::remove_all(root);
   if (multilevel) {
     if (rank == 0) fs::remove_all(local_root);
@@ -349,6 +427,8 @@ json run(MPI_Comm comm, const Config& config) {
   description.cache_drop = cache_drop;
   description.settle_seconds = config.settle_seconds;
   description.local_dir = local_root;
+  description.threads = options.threads;
+  description.staging_bytes = async_options.staging_bytes;
   return make_report(description, results);
 }
 
@@ -369,6 +449,7 @@ int main(int argc, char** argv) {
   std::string dir_text = config.dir.string();
   std::string local_dir_text = config.local_dir.string();
   bool with_multilevel = false;
+  bool with_async = false;
   app.add_option("--bytes-per-rank", bytes_text, "Checkpoint size per rank: 4096, 64K, 256M, 1G (binary units)")
       ->capture_default_str();
   app.add_option("--kind", kind_text, "Data: smooth | field2d | random")
@@ -383,14 +464,19 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   app.add_option("--methods", config.methods,
-                 "Subset of: lazarus fwrite h5contig h5deflate l1partner l1xor (default: the first four).\n"
+                 "Subset of: lazarus fwrite h5contig h5deflate l1partner l1xor async memcpy (default: the first four).\n"
                  "l1partner / l1xor: Lazarus multi-level, checkpoint() to --local-dir with partner copies / XOR parity\n"
                  "on the other logical node (every rank is its own node), then restore() after node 0 is lost\n"
-                 "(rebuilt on a spare node); their ratios compare them with the lazarus method in the same run")
+                 "(rebuilt on a spare node); their ratios compare them with the lazarus method in the same run.\n"
+                 "async: Lazarus with mode async (one Session kept alive across repetitions, after one warm-up\n"
+                 "checkpoint): checkpoint() alone (blocking_s) and checkpoint() + wait() (committed_s); memcpy: a plain\n"
+                 "memcpy of the protected bytes into a buffer allocated and touched once")
       ->delimiter(',')
       ->check(CLI::IsMember(kAllMethods));
   app.add_flag("--multilevel", with_multilevel,
                "Also run l1partner and l1xor (and lazarus, their reference) besides the --methods");
+  app.add_flag("--async", with_async,
+               "Also run lazarus, async and memcpy (the asynchronous checkpoint and its references) besides the --methods");
   app.add_option("--local-dir", local_dir_text,
                  "Node-local root for l1partner / l1xor: the program works in <local-dir>/lazarus-bench-<pid of rank 0>\n"
                  "and removes it at the end")
@@ -412,6 +498,11 @@ int main(int argc, char** argv) {
   config.local_dir = local_dir_text;
   if (with_multilevel) {
     for (const char* name : {"lazarus", "l1partner", "l1xor"}) {
+      if (std::find(config.methods.begin(), config.methods.end(), name) == config.methods.end()) config.methods.push_back(name);
+    }
+  }
+  if (with_async) {
+    for (const char* name : {"lazarus", "async", "memcpy"}) {
       if (std::find(config.methods.begin(), config.methods.end(), name) == config.methods.end()) config.methods.push_back(name);
     }
   }

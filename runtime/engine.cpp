@@ -292,8 +292,12 @@ void Engine::finish() {
   int finalized = 0;
   MPI_Finalized(&finalized);
   if (finalized) {
-    std::fprintf(stderr, "lazarus: warning: the Session ended after MPI_Finalize: checkpoints still in flight (%zu) "
-                 "were not committed, and the newest version was not copied to the global level\n", pending_.size());
+    const bool unflushed = newest_local_ && newest_local_->version > newest_flushed_;
+    if (!pending_.empty() || unflushed) {
+      std::fprintf(stderr, "lazarus: warning: the Session ended after MPI_Finalize: %zu checkpoint(s) in flight were "
+                   "not committed%s\n", pending_.size(),
+                   unflushed ? ", and the newest version was not copied to the global level" : "");
+    }
     return;
   }
   settle_background(Settle::all);
