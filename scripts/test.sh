@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Quick start, second command: installs what is missing, builds Lazarus twice (with Open MPI's
-# parallel HDF5, then with serial HDF5, the default) and runs the whole test suite on each build.
-# The output ends with ctest's summary of the serial build.
+# parallel HDF5 and without CUDA, then with serial HDF5 and, where nvcc is found, CUDA: the
+# defaults) and runs the whole test suite on each build. The output ends with ctest's summary of
+# the second build.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -16,7 +17,7 @@ build() {
   cmake --build "$dir" -j"$jobs"
 }
 
-build build-parallel-hdf5 -DHDF5_PREFER_PARALLEL=ON -DLAZARUS_BUILD_BENCH=OFF
+build build-parallel-hdf5 -DHDF5_PREFER_PARALLEL=ON -DLAZARUS_BUILD_BENCH=OFF -DLAZARUS_CUDA=OFF
 echo "=== tests with parallel HDF5"
 ctest --test-dir build-parallel-hdf5 --output-on-failure
 

@@ -6,6 +6,7 @@
 #include <csignal>
 #include <fstream>
 
+#include "backends/cuda/device_memory.hpp"
 #include "mpi_test_support.hpp"
 
 namespace lazarus::testing {
@@ -132,6 +133,27 @@ TEST(Errors, ABadEnvironmentVariableOnOneRankFailsTheConstructorEverywhere) {
   ::unsetenv("LAZARUS_DIR");
   EXPECT_EQ(total, world_size());
   EXPECT_NE(message.find("LAZARUS_COMPRESS='fast'"), std::string::npos) << message;
+}
+
+// A build without CUDA keeps protect_device and says why it cannot work; a CUDA build refuses host
+// memory (or, without a usable device, says that).
+TEST(Errors, ProtectDeviceSaysWhyItCannotProtectThis) {
+  SharedScratchDir scratch;
+  Session session(MPI_COMM_WORLD, options_in(scratch.path()));
+  std::vector<double> host(16);
+  std::string message;
+  try {
+    session.protect_device("field", host.data(), host.size());
+  } catch (const lazarus::Error& error) {
+    message = error.what();
+  }
+  if (!lazarus::backends::cuda_built()) {
+    EXPECT_NE(message.find("built without CUDA"), std::string::npos) << message;
+  } else {
+    EXPECT_TRUE(message.find("no CUDA device") != std::string::npos ||
+                message.find("not CUDA device memory") != std::string::npos)
+        << message;
+  }
 }
 
 TEST(Errors, BadRegionNamesAndDuplicatesAreRejected) {
