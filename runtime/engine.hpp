@@ -68,8 +68,6 @@ class Engine {
   // oldest checkpoint in flight; `all`: waits for everything.
   enum class Settle { finished, oldest, all };
   void settle_background(Settle how);
-  backends::StagingBuffer take_buffer(std::size_t bytes);
-  backends::PinnedBuffer take_pinned(std::size_t bytes);
   // Sync mode: the regions as written, device regions replaced by their host shadows, filled by
   // `captures` as the writer goes. Returns regions_ itself when no region is on a device.
   const RegionRegistry& start_device_captures(std::vector<std::unique_ptr<backends::DeviceCapture>>& captures);

@@ -11,25 +11,31 @@
 
 namespace lazarus::detail {
 
-backends::StagingBuffer Engine::take_buffer(std::size_t bytes) {
-  for (auto spare = spare_buffers_.begin(); spare != spare_buffers_.end(); ++spare) {
-    if (spare->size() != bytes) continue;
-    backends::StagingBuffer buffer = std::move(*spare);
-    spare_buffers_.erase(spare);
-    return buffer;
-  }
-  return backends::StagingBuffer(bytes);
+namespace {
+
+// A buffer of exactly `bytes` from `pool` (kept from an earlier checkpoint, so already faulted in or
+// pinned), or a new one.
+template <class Buffer>
+Buffer take_from(std::vector<Buffer>& pool, std::size_t bytes) {
+  const auto spare = std::find_if(pool.begin(), pool.end(), [&](const Buffer& b) { return b.size() == bytes; });
+  if (spare == pool.end()) return Buffer(bytes);
+  Buffer buffer = std::move(*spare);
+  pool.erase(spare);
+  return buffer;
 }
 
-backends::PinnedBuffer Engine::take_pinned(std::size_t bytes) {
-  for (auto spare = spare_pinned_.begin(); spare != spare_pinned_.end(); ++spare) {
-    if (spare->size() != bytes) continue;
-    backends::PinnedBuffer buffer = std::move(*spare);
-    spare_pinned_.erase(spare);
-    return buffer;
+// Moves `buffers` into `pool` while the memory kept (`kept`, counting both pools) stays within `limit`;
+// the rest is released.
+template <class Buffer>
+void keep_for_reuse(std::vector<Buffer>& buffers, std::vector<Buffer>& pool, std::size_t& kept, std::size_t limit) {
+  for (auto& buffer : buffers) {
+    if (kept + buffer.size() > limit) break;
+    kept += buffer.size();
+    pool.push_back(std::move(buffer));
   }
-  return backends::PinnedBuffer(bytes);
 }
+
+}  // namespace
 
 const RegionRegistry& Engine::start_device_captures(std::vector<std::unique_ptr<backends::DeviceCapture>>& captures) {
   const auto& all = regions_.all();
@@ -68,12 +74,12 @@ void Engine::stage(std::uint64_t version) {
     for (const Region& region : regions_.all()) {
       Region copy{region.name, region.type, nullptr, region.count, region.shape, region.device, {}};
       if (region.device) {  // straight from the device into pinned memory, all of it before returning
-        backends::PinnedBuffer buffer = take_pinned(region.bytes());
+        backends::PinnedBuffer buffer = take_from(spare_pinned_, region.bytes());
         backends::DeviceCapture(region.data, buffer.data(), region.bytes()).wait_all();
         copy.data = buffer.data();
         staged->pinned.push_back(std::move(buffer));
       } else {
-        backends::StagingBuffer buffer = take_buffer(region.bytes());
+        backends::StagingBuffer buffer = take_from(spare_buffers_, region.bytes());
         if (region.bytes() > 0) std::memcpy(buffer.data(), region.data, region.bytes());
         copy.data = buffer.data();
         staged->buffers.push_back(std::move(buffer));
@@ -98,18 +104,10 @@ void Engine::settle_background(Settle how) {
     // Keep the staging memory for the next checkpoints, up to the budget's worth.
     std::size_t kept = 0;
     for (const auto& spare : spare_buffers_) kept += spare.size();
-    const std::size_t keep_up_to = std::max(options_.staging_bytes, regions_.total_bytes());
-    for (auto& buffer : oldest->buffers) {
-      if (kept + buffer.size() > keep_up_to) break;
-      kept += buffer.size();
-      spare_buffers_.push_back(std::move(buffer));
-    }
-    for (const auto& pinned : spare_pinned_) kept += pinned.size();
-    for (auto& buffer : oldest->pinned) {
-      if (kept + buffer.size() > keep_up_to) break;
-      kept += buffer.size();
-      spare_pinned_.push_back(std::move(buffer));
-    }
+    for (const auto& spare : spare_pinned_) kept += spare.size();
+    const std::size_t limit = std::max(options_.staging_bytes, regions_.total_bytes());
+    keep_for_reuse(oldest->buffers, spare_buffers_, kept, limit);
+    keep_for_reuse(oldest->pinned, spare_pinned_, kept, limit);
     if (!written.ok()) {
       written.message = fmt::format("checkpoint version {}, written in the background, failed: {}", oldest->version,
                                     written.message);
