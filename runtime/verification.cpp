@@ -1,14 +1,17 @@
 #include "runtime/verification.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <memory>
 #include <system_error>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 #include <xxhash.h>
 
 #include "backends/hdf5/rank_file_reader.hpp"
 #include "backends/posix/file_checksum.hpp"
+#include "backends/posix/isolated_call.hpp"
 #include "lazarus/errors.hpp"
 #include "runtime/version_catalog.hpp"
 
@@ -33,18 +36,9 @@ Manifest manifest_of(const std::filesystem::path& folder, bool& set_aside) {
   return read_manifest_file(corrupt);
 }
 
-void verify_rank_file(const std::filesystem::path& folder, const Manifest& manifest, const RankRecord& record,
-                      VersionReport& report) {
-  const auto file = folder / record.file;
-  try {
-    check_file_intact(file, record.file_bytes, record.file_xxh3);
-  } catch (const CorruptCheckpoint& problem) {
-    report.problems.emplace_back(problem.what());
-    if (!path_exists(file)) return;
-  }
-  std::error_code error;
-  report.file_bytes += std::filesystem::file_size(file, error);
-  // Even when the file's own checksum failed, look inside: the region checks tell which data are hit.
+// The checks inside one rank file: its header, then every region's description and data.
+void look_inside(const std::filesystem::path& file, const Manifest& manifest, const RankRecord& record,
+                 VersionReport& report) {
   std::unique_ptr<backends::RankFileReader> reader;
   try {
     reader = std::make_unique<backends::RankFileReader>(file);
@@ -61,6 +55,47 @@ void verify_rank_file(const std::filesystem::path& folder, const Manifest& manif
     } catch (const Error& problem) {
       report.problems.emplace_back(problem.what());
     }
+  }
+}
+
+// look_inside for a file that failed its checksum: its HDF5 metadata may be damaged, and HDF5 can
+// crash or hang on that, so the checks run in a child process whose fate is reported instead.
+void look_inside_damaged(const std::filesystem::path& file, const Manifest& manifest, const RankRecord& record,
+                         VersionReport& report) {
+  const auto result = backends::run_isolated(
+      [&] {
+        VersionReport inside;
+        look_inside(file, manifest, record, inside);
+        return nlohmann::json{{"problems", inside.problems}, {"data_bytes", inside.data_bytes}}.dump();
+      },
+      std::chrono::seconds(30));
+  if (!result.output) {
+    report.problems.push_back(fmt::format("{}: HDF5 could not read the damaged file: {}", file.string(), result.failure));
+    return;
+  }
+  const auto inside = nlohmann::json::parse(*result.output);
+  for (const auto& problem : inside.at("problems")) report.problems.push_back(problem.get<std::string>());
+  report.data_bytes += inside.at("data_bytes").get<std::uint64_t>();
+}
+
+void verify_rank_file(const std::filesystem::path& folder, const Manifest& manifest, const RankRecord& record,
+                      VersionReport& report) {
+  const auto file = folder / record.file;
+  bool intact = true;
+  try {
+    check_file_intact(file, record.file_bytes, record.file_xxh3);
+  } catch (const CorruptCheckpoint& problem) {
+    report.problems.emplace_back(problem.what());
+    if (!path_exists(file)) return;
+    intact = false;
+  }
+  std::error_code error;
+  report.file_bytes += std::filesystem::file_size(file, error);
+  // Even when the file's own checksum failed, look inside: the region checks tell which data are hit.
+  if (intact) {
+    look_inside(file, manifest, record, report);
+  } else {
+    look_inside_damaged(file, manifest, record, report);
   }
 }
 

@@ -56,8 +56,11 @@ struct VersionReport {
 // this process: the manifest (its own checksum), then for each rank file its size, whole-file
 // XXH3-64, header attributes, and every region listed (type, shape, checksum attribute, and the data
 // read back and hashed). Collects all problems instead of stopping at the first. A version set aside
-// (manifest.corrupt) is checked against that manifest. Throws NoCheckpoint when the folder does not
-// exist or holds neither manifest (an incomplete version); IoError when the folder cannot be read.
+// (manifest.corrupt) is checked against that manifest. A rank file that fails its checksum is looked
+// into in a child process (fork: for single-threaded tools, not for MPI ranks), as HDF5 may crash or
+// hang on its damaged metadata; that is then reported as a problem. Throws NoCheckpoint when the
+// folder does not exist or holds neither manifest (an incomplete version); IoError when the folder
+// cannot be read.
 VersionReport verify_version(const std::filesystem::path& job_dir, std::uint64_t version);
 
 // --- The catalogue ---
