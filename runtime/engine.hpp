@@ -87,6 +87,7 @@ class Engine {
   // Collective. Restores `candidate.version` from the node-local levels, rebuilding lost files.
   // Returns the agreed failure; `why` says why the version could not be assembled (memory untouched).
   Outcome try_restore_local(const Candidate& candidate, const Inventory& inventory, std::string& why);
+  Outcome assemble_and_restore_local(const Candidate& candidate, const Inventory& inventory, std::string& why);
   std::optional<std::uint64_t> restore_newest_multilevel();
 
   backends::Communicator comm_;

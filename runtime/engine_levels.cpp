@@ -76,6 +76,17 @@ std::vector<Engine::Candidate> Engine::candidates(const Inventory& inventory) {
 }
 
 Outcome Engine::try_restore_local(const Candidate& candidate, const Inventory& inventory, std::string& why) {
+  try {
+    return assemble_and_restore_local(candidate, inventory, why);
+  } catch (const IoError& problem) {
+    // Thrown alike on every rank (agreed inside): a node-local folder that cannot take a rebuilt file,
+    // say. The version is unusable from the nodes; an older one, or the global level, may do.
+    why = problem.what();
+    return {};
+  }
+}
+
+Outcome Engine::assemble_and_restore_local(const Candidate& candidate, const Inventory& inventory, std::string& why) {
   const auto version_dir = version_directory(local_job_dir_, candidate.version);
   std::string text;
   Outcome read = agree(comm_, capture([&] {
