@@ -67,12 +67,10 @@ void Engine::log(const std::string& line) const {
   if (options_.verbose && comm_.rank() == 0) std::fprintf(stderr, "lazarus: %s\n", line.c_str());
 }
 
-std::vector<std::uint64_t> Engine::listed_versions(bool complete) {
+std::vector<std::uint64_t> Engine::listed_versions() {
   std::vector<std::uint64_t> listed;
   run_collectively(comm_, [&] {
-    if (comm_.rank() != 0) return;
-    const VersionScan scan = scan_versions(job_dir_);
-    listed = complete ? scan.complete : std::vector<std::uint64_t>{scan.highest()};
+    if (comm_.rank() == 0) listed = scan_versions(job_dir_).complete;
   });
   return comm_.broadcast(std::move(listed), 0);
 }
@@ -195,7 +193,7 @@ std::optional<std::uint64_t> Engine::restore_newest() {
   settle_background(Settle::all);
   if (multilevel()) return restore_newest_multilevel();
   const auto start = Clock::now();
-  const auto candidates = listed_versions(true);
+  const auto candidates = listed_versions();
   if (candidates.empty()) {
     if (launcher_) launcher_->report_restore(0);
     return std::nullopt;
@@ -260,7 +258,7 @@ std::uint64_t Engine::restore_exactly(std::uint64_t version) {
     if (launcher_) launcher_->report_restore(version, "global");
     return version;
   }
-  const auto candidates = listed_versions(true);
+  const auto candidates = listed_versions();
   if (std::find(candidates.begin(), candidates.end(), version) == candidates.end()) {
     throw NoCheckpoint(fmt::format("checkpoint version {} of job '{}' in {} is not complete ({} complete versions)",
                                    version, options_.job, options_.dir.string(), candidates.size()));

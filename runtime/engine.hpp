@@ -50,8 +50,8 @@ class Engine {
   // Collective. Restores `version` when every rank's piece verifies; else returns the agreed failure
   // (memory untouched).
   Outcome try_restore(std::uint64_t version);
-  // Rank 0's view of the job folder, shared with every rank.
-  std::vector<std::uint64_t> listed_versions(bool complete);
+  // Collective. The complete versions in the (global) job folder, as rank 0 sees them, oldest first.
+  std::vector<std::uint64_t> listed_versions();
   void log(const std::string& line) const;
 
   // --- Checkpoint paths ---
