@@ -162,6 +162,17 @@ std::optional<RecoveryPlan> plan_recovery(const Manifest& manifest, const std::m
   return plan;
 }
 
+FileRecord file_record(const Manifest& manifest, const std::string& file) {
+  for (const RankRecord& record : manifest.ranks) {
+    if (file == record.file || file == partner_file_name(record.rank)) return {record.file_bytes, record.file_xxh3};
+    if (manifest.placement && file == parity_file_name(record.rank)) {
+      const PieceRecord& piece = manifest.placement->parity.at(static_cast<std::size_t>(record.rank));
+      return {piece.bytes, piece.xxh3};
+    }
+  }
+  throw Error(fmt::format("{} is not part of version {}", file, manifest.version));
+}
+
 std::string serialize_plan(const RecoveryPlan& plan) {
   json ranks = json::array();
   for (const Recovery& recovery : plan.ranks) {

@@ -65,6 +65,14 @@ std::optional<RecoveryPlan> plan_recovery(const Manifest& manifest, const std::m
                                           const std::vector<std::string>& rank_nodes_now, const std::set<Source>& bad,
                                           std::string& why);
 
+// The size and checksum `manifest` records for a file of a version's node-local folder: a rank file,
+// a partner copy (the same as its rank's file) or a parity piece. Throws Error for another name.
+struct FileRecord {
+  std::uint64_t bytes = 0;
+  std::uint64_t xxh3 = 0;
+};
+FileRecord file_record(const Manifest& manifest, const std::string& file);
+
 std::string serialize_plan(const RecoveryPlan& plan);
 RecoveryPlan parse_plan(const std::string& text);
 

@@ -18,23 +18,6 @@
 namespace lazarus::detail {
 namespace {
 
-// The size and checksum the manifest records for a file of the version's local folder.
-struct Expected {
-  std::uint64_t bytes = 0;
-  std::uint64_t xxh3 = 0;
-};
-
-Expected expected_of(const Manifest& manifest, const std::string& file) {
-  for (const RankRecord& record : manifest.ranks) {
-    if (file == record.file || file == partner_file_name(record.rank)) return {record.file_bytes, record.file_xxh3};
-    if (manifest.placement && file == parity_file_name(record.rank)) {
-      const PieceRecord& piece = manifest.placement->parity.at(static_cast<std::size_t>(record.rank));
-      return {piece.bytes, piece.xxh3};
-    }
-  }
-  throw Error(fmt::format("{} is not part of version {}", file, manifest.version));
-}
-
 // One input of a rank's recovery: where it comes from and, once there, its bytes.
 struct Input {
   Source source;
@@ -59,7 +42,7 @@ std::vector<Input> inputs_of(const Recovery& recovery, const NodeMap& nodes) {
 // of another size or fails its checksum.
 std::optional<backends::HashedFile> read_checked(const std::filesystem::path& version_dir, const std::string& file,
                                                  const Manifest& manifest) {
-  const Expected expected = expected_of(manifest, file);
+  const FileRecord expected = file_record(manifest, file);
   try {
     backends::HashedFile read = backends::read_and_hash_file(version_dir / file, expected.bytes);
     if (read.xxh3 == expected.xxh3) return read;
@@ -68,7 +51,7 @@ std::optional<backends::HashedFile> read_checked(const std::filesystem::path& ve
   return std::nullopt;
 }
 
-bool intact(std::span<const std::byte> bytes, const Expected& expected) {
+bool intact(std::span<const std::byte> bytes, const FileRecord& expected) {
   return bytes.size() == expected.bytes && XXH3_64bits(bytes.data(), bytes.size()) == expected.xxh3;
 }
 
@@ -122,7 +105,7 @@ std::vector<Source> carry_out_recovery(const backends::Communicator& comm, const
     std::error_code error;
     std::filesystem::create_directories(version_dir, error);
     if (error) throw IoError(fmt::format("cannot create {}: {}", version_dir.string(), error.message()));
-    const Expected expected{record.file_bytes, record.file_xxh3};
+    const FileRecord expected{record.file_bytes, record.file_xxh3};
     std::optional<backends::HashedFile> copy;
     std::span<const std::byte> result;
     backends::StagingBuffer rebuilt;
@@ -154,7 +137,7 @@ std::vector<Source> carry_out_recovery(const backends::Communicator& comm, const
             if (!*part) continue;
             const auto& bytes = received.at(next++);
             std::span<const std::byte> piece(bytes.data(), bytes.size());
-            if (!intact(piece, expected_of(manifest, (*part)->file))) {
+            if (!intact(piece, file_record(manifest, (*part)->file))) {
               damaged.push_back(**part);
               all_intact = false;
             }

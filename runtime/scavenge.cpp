@@ -16,13 +16,14 @@
 namespace lazarus::detail {
 namespace {
 
-// The bytes of `source`, or nullopt when missing or not matching `bytes`/`xxh3`.
+// The bytes of `source`, or nullopt when missing or not matching what `manifest` records of it.
 std::optional<backends::HashedFile> read_source(const std::map<std::string, std::filesystem::path>& dirs,
-                                                std::uint64_t version, const Source& source, std::uint64_t bytes,
-                                                std::uint64_t xxh3) {
+                                                const Manifest& manifest, const Source& source) {
   try {
-    auto file = backends::read_and_hash_file(version_directory(dirs.at(source.node), version) / source.file, bytes);
-    if (file.xxh3 == xxh3) return file;
+    const FileRecord expected = file_record(manifest, source.file);
+    auto file = backends::read_and_hash_file(version_directory(dirs.at(source.node), manifest.version) / source.file,
+                                             expected.bytes);
+    if (file.xxh3 == expected.xxh3) return file;
   } catch (const std::exception&) {
   }
   return std::nullopt;
@@ -102,11 +103,9 @@ ScavengeReport scavenge(const std::map<std::string, std::filesystem::path>& loca
           std::vector<std::span<const std::byte>> files(members.size());
           std::vector<std::span<const std::byte>> parity(members.size());
           for (std::size_t m = 0; m < members.size(); ++m) {
-            const RankRecord& other = manifest->ranks.at(static_cast<std::size_t>(members[m]));
             if (static_cast<int>(m) == recovery.member) continue;
-            const PieceRecord& piece = placement.parity.at(static_cast<std::size_t>(members[m]));
-            auto member_file = read_source(local_job_dirs, version, *recovery.member_files[m], other.file_bytes, other.file_xxh3);
-            auto member_parity = read_source(local_job_dirs, version, *recovery.member_parity[m], piece.bytes, piece.xxh3);
+            auto member_file = read_source(local_job_dirs, *manifest, *recovery.member_files[m]);
+            auto member_parity = read_source(local_job_dirs, *manifest, *recovery.member_parity[m]);
             if (!member_file) damaged.insert(*recovery.member_files[m]);
             if (!member_parity) damaged.insert(*recovery.member_parity[m]);
             if (!member_file || !member_parity) continue;
@@ -122,7 +121,7 @@ ScavengeReport scavenge(const std::map<std::string, std::filesystem::path>& loca
             throw CorruptCheckpoint(fmt::format("rank {}'s file rebuilt from XOR parity fails its checksum", record.rank));
           }
         } else {
-          file = read_source(local_job_dirs, version, recovery.source, record.file_bytes, record.file_xxh3);
+          file = read_source(local_job_dirs, *manifest, recovery.source);
           if (!file) {
             damaged.insert(recovery.source);
             break;
