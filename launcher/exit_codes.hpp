@@ -8,5 +8,6 @@ inline constexpr int kExitUsage = 2;             // bad command line
 inline constexpr int kExitRestartsExhausted = 3; // the job failed more than --max-restarts times
 inline constexpr int kExitNoSpare = 4;           // a node was lost and no spare node was left
 inline constexpr int kExitNoProgress = 5;        // two attempts in a row failed before a new checkpoint
+inline constexpr int kExitStopped = 6;           // stopped before the time limit after a final checkpoint: resubmit
 
 }  // namespace lazarus::launcher

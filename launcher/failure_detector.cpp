@@ -52,6 +52,10 @@ void FailureDetector::message(int connection, const detail::Message& message, Cl
       break;
     case detail::MessageType::progress: state.last_progress = now; break;
     case detail::MessageType::bye: state.said_bye = true; break;
+    case detail::MessageType::stopping:
+      state.last_progress = now;
+      stopping_ = true;  // the application agreed to stop (every rank says it; one is enough)
+      break;
     default: break;
   }
 }

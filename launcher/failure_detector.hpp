@@ -55,6 +55,8 @@ class FailureDetector {
   // Where the restored version came from ("local", "global"; empty when not said) and what was rebuilt.
   const std::string& restored_level() const noexcept { return restored_level_; }
   const std::string& restored_detail() const noexcept { return restored_detail_; }
+  // A rank said it takes its final checkpoint and stops, as the launcher asked (Session::should_stop()).
+  bool stopping() const noexcept { return stopping_; }
 
  private:
   struct RankState {
@@ -78,6 +80,7 @@ class FailureDetector {
   std::optional<Clock::time_point> restored_at_;
   std::string restored_level_;
   std::string restored_detail_;
+  bool stopping_ = false;
 
 };
 

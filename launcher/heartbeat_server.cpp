@@ -48,6 +48,17 @@ std::string HeartbeatServer::address() const { return fmt::format("{}:{}", host_
 
 void HeartbeatServer::drop_all() { peers_.clear(); }
 
+std::size_t HeartbeatServer::send_to_all(const std::string& line) {
+  std::size_t reached = 0;
+  for (auto& [id, peer] : peers_) {
+    if (!peer.authenticated) continue;
+    // Sockets are non-blocking: a short line either fits in the socket buffer or is dropped here.
+    const ssize_t n = ::send(peer.socket.get(), line.data(), line.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    reached += n == static_cast<ssize_t>(line.size());
+  }
+  return reached;
+}
+
 std::vector<ServerEvent> HeartbeatServer::poll(std::chrono::milliseconds timeout) {
   std::vector<pollfd> fds;
   std::vector<int> ids;

@@ -33,6 +33,9 @@ class HeartbeatServer {
 
   // Waits up to `timeout` for activity and returns the events it produced (possibly none).
   std::vector<ServerEvent> poll(std::chrono::milliseconds timeout);
+  // Sends `line` to every authenticated peer, best effort: a peer whose socket would block or fails
+  // misses it (the caller repeats what must arrive). Returns how many peers got the whole line.
+  std::size_t send_to_all(const std::string& line);
   // Closes every peer connection (between attempts), or one.
   void drop_all();
   void drop(int connection) { peers_.erase(connection); }

@@ -9,6 +9,8 @@ class MpirunBackend final : public LaunchBackend {
  public:
   MpirunBackend(std::string mpirun, std::vector<std::string> extra) : mpirun_(std::move(mpirun)), extra_(std::move(extra)) {}
 
+  std::string name() const override { return "mpirun"; }
+
   std::vector<std::string> command_line(const LaunchPlan& plan) const override {
     std::vector<std::string> argv{mpirun_};
     // Logical nodes share this host: more ranks than cores is expected there.

@@ -11,6 +11,7 @@
 
 #include "launcher/exit_codes.hpp"
 #include "launcher/fault_plan.hpp"
+#include "launcher/slurm_allocation.hpp"
 #include "launcher/supervisor.hpp"
 
 namespace lazarus::launcher {
@@ -57,7 +58,9 @@ RunCommand::RunCommand(CLI::App& app) {
   command_ = app.add_subcommand("run", "Run an MPI job under supervision; restart it from its newest checkpoint after a "
                                        "rank, node or hang failure");
   auto& o = options_;
-  command_->add_option("-n,--np", o.ranks, "Number of MPI ranks (required)")->required()->check(CLI::PositiveNumber);
+  command_->add_option("-n,--np", o.ranks, "Number of MPI ranks (required outside Slurm; inside an allocation: its tasks "
+                                            "per node times the nodes not held back as spares)")
+      ->check(CLI::PositiveNumber);
   command_->add_option("--ranks-per-node", o.ranks_per_node, "Ranks placed on each node, in blocks (default: 1 with "
                                                              "--local-nodes/--nodes, else all on this host)")
       ->check(CLI::PositiveNumber);
@@ -93,6 +96,21 @@ RunCommand::RunCommand(CLI::App& app) {
       ->check(CLI::Range(0.1, 86400.0));
   command_->add_option("--mpirun", o.mpirun, "The mpirun to launch with")->capture_default_str();
   command_->add_option("--mpirun-args", o.mpirun_args, "Extra mpirun arguments, split at spaces");
+  command_->add_option("--launcher", o.launcher, "How attempts start: srun (a job step; the default inside a Slurm "
+                                                "allocation) or mpirun (the default elsewhere)")
+      ->check(CLI::IsMember({"srun", "mpirun"}));
+  command_->add_option("--srun", o.srun, "The srun to launch with")->capture_default_str();
+  command_->add_option("--srun-args", o.srun_args, "Extra srun arguments, split at spaces (e.g. \"--mpi=pmix\")");
+  command_->add_option("--stop-before", o.stop_before_seconds,
+                       "Inside Slurm: ask the job to take a final checkpoint and stop this many seconds before the "
+                       "allocation's time limit (Session::should_stop())")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 86400.0));
+  command_->add_option("--probe-timeout", o.probe_timeout_seconds,
+                       "With srun: after a failure, a node where a one-task probe step does not run within this many "
+                       "seconds is lost and replaced by a spare")
+      ->capture_default_str()
+      ->check(CLI::Range(0.1, 3600.0));
   command_->add_option("--events", o.events_file, "JSON-lines events file (default: <dir>/<job>/events.jsonl)");
   command_->add_option("--listen", o.listen_address,
                        "IPv4 address for the ranks' heartbeat connections (default: 127.0.0.1 on this host only; "
@@ -103,7 +121,8 @@ RunCommand::RunCommand(CLI::App& app) {
       ->expected(1)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   command_->footer("The program and its arguments follow --.\nExit status: 0 the job finished; 2 usage error; 3 restarts exhausted; 4 no spare node left;\n"
-                   "5 no progress (two attempts in a row failed before a new checkpoint).");
+                   "5 no progress (two attempts in a row failed before a new checkpoint); 6 stopped before the time limit\n"
+                   "after a final checkpoint (resubmit to continue).");
 }
 
 int RunCommand::execute() {
@@ -117,7 +136,53 @@ int RunCommand::execute() {
   if (!executable_exists(o.command.front())) {
     throw UsageError(fmt::format("program '{}' not found or not executable", o.command.front()));
   }
-  if (!executable_exists(o.mpirun)) throw UsageError(fmt::format("--mpirun '{}' not found", o.mpirun));
+  std::optional<SlurmAllocation> slurm;
+  try {
+    slurm = slurm_allocation_from_environment();
+  } catch (const std::invalid_argument& error) {
+    throw UsageError(fmt::format("SLURM_JOB_NODELIST: {}", error.what()));
+  }
+  const bool node_options = o.local_nodes > 0 || !o.hosts.empty() || !o.hostfile.empty();
+  if (o.launcher.empty()) o.launcher = slurm && !node_options ? "srun" : "mpirun";
+  if (o.launcher == "srun") {
+    if (!slurm) {
+      throw UsageError("--launcher srun needs a Slurm allocation (SLURM_JOB_ID and SLURM_JOB_NODELIST are not set): run "
+                       "lazarus inside sbatch or salloc");
+    }
+    if (node_options) throw UsageError("with srun the nodes are the allocation's: --local-nodes, --nodes and --hostfile "
+                                       "go with --launcher mpirun");
+    if (!executable_exists(o.srun)) throw UsageError(fmt::format("--srun '{}' not found", o.srun));
+  } else if (!executable_exists(o.mpirun)) {
+    throw UsageError(fmt::format("--mpirun '{}' not found", o.mpirun));
+  }
+  if (slurm) o.slurm_job_id = slurm->job_id;
+  const bool slurm_nodes = slurm && !node_options;
+  if (slurm_nodes) {
+    // The allocation decides what the command line leaves open: tasks per node, and the rank count.
+    const int usable = static_cast<int>(slurm->nodes.size()) - o.spares;
+    if (command_->count("--ranks-per-node") == 0 && slurm->tasks_per_node) o.ranks_per_node = *slurm->tasks_per_node;
+    if (o.ranks == 0 && usable > 0) {
+      if (command_->count("--ranks-per-node") > 0 || slurm->tasks_per_node) {
+        o.ranks = usable * o.ranks_per_node;
+      } else if (slurm->tasks && o.spares == 0) {
+        o.ranks = *slurm->tasks;
+      }
+    }
+    if (o.ranks > 0 && command_->count("--ranks-per-node") == 0 && !slurm->tasks_per_node && usable > 0) {
+      o.ranks_per_node = (o.ranks + usable - 1) / usable;
+    }
+    if (command_->count("--local-root") > 0) o.node_local_dir = (o.local_root / "%N").string();
+    if (usable <= 0) {
+      throw UsageError(fmt::format("Slurm job {} has {} node{} ({}) and --spares {} holds back all of them: ask sbatch "
+                                   "for more nodes, or for fewer spares", slurm->job_id, slurm->nodes.size(),
+                                   slurm->nodes.size() == 1 ? "" : "s", slurm->nodelist, o.spares));
+    }
+  }
+  if (o.ranks == 0) {
+    throw UsageError(slurm_nodes ? fmt::format("give -n: Slurm job {} does not say how many tasks per node "
+                                               "(sbatch --ntasks-per-node)", slurm->job_id)
+                                 : "-n (the number of ranks) is required");
+  }
   if (o.hang_timeout_seconds <= 2 * o.heartbeat_seconds) {
     throw UsageError(fmt::format("--hang-timeout {} must be more than twice --heartbeat {}", o.hang_timeout_seconds,
                                  o.heartbeat_seconds));
@@ -130,6 +195,8 @@ int RunCommand::execute() {
     pool = NodePool::logical(o.local_nodes, o.local_root);
   } else if (!o.hosts.empty() || !o.hostfile.empty()) {
     pool = NodePool::hosts(o.hosts.empty() ? read_hostfile(o.hostfile) : o.hosts);
+  } else if (slurm_nodes) {
+    pool = NodePool::hosts(slurm->nodes);
   } else {
     if (o.spares > 0) throw UsageError("--spares needs nodes to hold back: give --local-nodes, --nodes or --hostfile");
     if (command_->count("--ranks-per-node") > 0) {
@@ -137,7 +204,14 @@ int RunCommand::execute() {
     }
     o.ranks_per_node = o.ranks;  // everything on this host
   }
-  pool.assign(o.ranks, o.ranks_per_node, o.spares);
+  try {
+    pool.assign(o.ranks, o.ranks_per_node, o.spares);
+  } catch (const UsageError& error) {
+    if (!slurm_nodes) throw;
+    throw UsageError(fmt::format("{}: Slurm job {} has {} node{} ({}); ask sbatch for more nodes, or for fewer ranks "
+                                 "or spares", error.what(), slurm->job_id, slurm->nodes.size(),
+                                 slurm->nodes.size() == 1 ? "" : "s", slurm->nodelist));
+  }
   // Ranks on other hosts must reach the launcher over the network; logical nodes stay on loopback.
   char host[256] = {};
   ::gethostname(host, sizeof host - 1);
@@ -156,7 +230,18 @@ int RunCommand::execute() {
       }
     }
   }
-  Supervisor supervisor(o, std::move(faults), std::move(pool), make_mpirun_backend(o.mpirun, split_words(o.mpirun_args)));
+  std::unique_ptr<LaunchBackend> backend;
+  if (o.launcher == "srun") {
+    SrunSettings settings;
+    settings.srun = o.srun;
+    settings.job_id = o.slurm_job_id;
+    settings.extra_arguments = split_words(o.srun_args);
+    settings.probe_timeout = std::chrono::milliseconds(static_cast<long>(o.probe_timeout_seconds * 1000));
+    backend = make_srun_backend(std::move(settings));
+  } else {
+    backend = make_mpirun_backend(o.mpirun, split_words(o.mpirun_args));
+  }
+  Supervisor supervisor(o, std::move(faults), std::move(pool), std::move(backend));
   return supervisor.run();
 }
 

@@ -26,6 +26,14 @@ struct RunOptions {
   std::string listen_address;            // --listen: heartbeat listener's IPv4 address
   std::string advertised_address;        // what the ranks connect to
   std::vector<std::string> command;      // after --
+  // Slurm (docs/slurm.md)
+  std::string launcher;                  // --launcher: "srun" or "mpirun" (default: srun inside Slurm)
+  std::string srun = "srun";             // --srun
+  std::string srun_args;                 // --srun-args "..."
+  std::string slurm_job_id;              // the allocation's SLURM_JOB_ID, empty outside Slurm
+  std::string node_local_dir;            // LAZARUS_LOCAL_DIR for every rank (with %N), Slurm only
+  double stop_before_seconds = 120.0;    // --stop-before: ask the job to stop this long before the time limit
+  double probe_timeout_seconds = 10.0;   // --probe-timeout: a node whose probe step takes longer is lost
 };
 
 }  // namespace lazarus::launcher

@@ -11,6 +11,7 @@
 
 #include "launcher/exit_codes.hpp"
 #include "launcher/process_tools.hpp"
+#include "launcher/slurm_allocation.hpp"
 #include "lazarus/options.hpp"
 #include "runtime/manifest.hpp"
 #include "runtime/scavenge.hpp"
@@ -21,6 +22,9 @@ namespace {
 
 volatile std::sig_atomic_t interrupted = 0;
 extern "C" void on_interrupt(int signal) { interrupted = signal; }
+// SIGUSR1 (e.g. from `#SBATCH --signal=B:USR1@300`): take a final checkpoint and stop.
+volatile std::sig_atomic_t stop_signalled = 0;
+extern "C" void on_stop_signal(int /*signal*/) { stop_signalled = 1; }
 
 std::string random_token() {
   std::random_device device;
@@ -108,6 +112,7 @@ LaunchPlan Supervisor::plan_for(int attempt, const std::string& shm_dir) const {
   plan.ranks = options_.ranks;
   plan.logical_nodes = nodes_.logical();
   plan.command = options_.command;
+  plan.name = fmt::format("lazarus-{}-{}", token_.substr(0, 8), attempt);
   plan.environment = {{"LAZARUS_DIR", options_.dir.string()},
                       {"LAZARUS_JOB", options_.job},
                       {"LAZARUS_LAUNCHER", server_.address()},
@@ -115,7 +120,9 @@ LaunchPlan Supervisor::plan_for(int attempt, const std::string& shm_dir) const {
                       {"LAZARUS_HEARTBEAT", fmt::format("{}", options_.heartbeat_seconds)},
                       {"LAZARUS_ATTEMPT", std::to_string(attempt)}};
   // Open MPI's shared-memory segments of this attempt go to a folder removed at teardown.
-  plan.mca = {{"btl_vader_backing_directory", shm_dir}};
+  if (!shm_dir.empty()) plan.mca = {{"btl_vader_backing_directory", shm_dir}};
+  // Slurm: one value for every rank; the runtime puts each node's name in place of %N.
+  if (!options_.node_local_dir.empty()) plan.environment["LAZARUS_LOCAL_DIR"] = options_.node_local_dir;
   for (const Fault& fault : faults_) {
     if (fault.action != Fault::Action::crash || fault.attempt != attempt) continue;
     std::string spec = fmt::format("{},rank={}", fault.point, fault.rank);
@@ -174,15 +181,20 @@ void Supervisor::fire_due_faults(const FailureDetector& detector, int attempt) {
 }
 
 Supervisor::AttemptOutcome Supervisor::run_attempt(int attempt) {
-  const ScopedFolder shm_dir(fmt::format("/dev/shm/lazarus-{}-{}", token_.substr(0, 12), attempt));
+  // Open MPI's shared-memory files get a folder of their own when every rank runs on this host.
+  std::optional<ScopedFolder> shm_dir;
+  if (nodes_.logical()) shm_dir.emplace(fmt::format("/dev/shm/lazarus-{}-{}", token_.substr(0, 12), attempt));
+  const std::string shm_path = shm_dir ? shm_dir->path().string() : "";
   nodes_.prepare_local_dirs();
-  const LaunchPlan plan = plan_for(attempt, shm_dir.path().string());
+  const LaunchPlan plan = plan_for(attempt, shm_path);
   std::map<std::string, std::string> environment = plan.environment;
   std::vector<std::string> hosting;
   for (const Node* node : nodes_.hosting()) hosting.push_back(node->name);
   events_.record("launch", {{"attempt", attempt}, {"nodes", hosting}, {"ranks", options_.ranks},
-                            {"heartbeat_address", server_.address()}, {"shm_dir", shm_dir.path().string()},
-                            {"spares", nodes_.spares_left()}, {"command", backend_->command_line(plan)}},
+                            {"heartbeat_address", server_.address()}, {"shm_dir", shm_path},
+                            {"launcher", backend_->name()}, {"slurm_job", options_.slurm_job_id},
+                            {"spares", nodes_.spares_left()},
+                            {"command", backend_->command_line(plan)}},
                  fmt::format("launch: attempt {} with {} ranks on nodes {} ({} spare{} left)", attempt, options_.ranks,
                              fmt::join(hosting, ","), nodes_.spares_left(), nodes_.spares_left() == 1 ? "" : "s"));
   const auto launched_at = Clock::now();
@@ -245,9 +257,14 @@ Supervisor::AttemptOutcome Supervisor::run_attempt(int attempt) {
     }
     fire_due_faults(detector, attempt);
     if (outcome.failure) break;
+    if (!options_.slurm_job_id.empty() && Clock::now() - time_limit_checked_ > std::chrono::seconds(60)) {
+      refresh_time_limit();  // an administrator may have changed the limit
+    }
+    if (stop_requested_at_ || stop_reason()) request_stop(attempt, detector);
     if (auto status = job.poll_exit()) {
       if (WIFEXITED(*status) && WEXITSTATUS(*status) == 0) {
         outcome.finished = true;
+        outcome.stopped = detector.stopping();
       } else {
         Failure failure;
         failure.kind = "job_exited";
@@ -282,6 +299,7 @@ Supervisor::AttemptOutcome Supervisor::run_attempt(int attempt) {
                                failure.detected_by, latency));
   }
   const auto teardown_start = Clock::now();
+  if (!outcome.finished) backend_->end_remote_processes(plan);
   // Logical nodes are all this host; on real hosts only this host's pids are ours to signal (mpirun
   // takes the remote ranks down with it).
   const auto survivors = job.kill_all(nodes_.logical() ? detector.pids() : detector.pids_on(this_host()),
@@ -295,6 +313,66 @@ Supervisor::AttemptOutcome Supervisor::run_attempt(int attempt) {
                                survivors.empty() ? ", no process left" : fmt::format(", {} processes survive", survivors.size())));
   }
   return outcome;
+}
+
+void Supervisor::refresh_time_limit() {
+  if (options_.slurm_job_id.empty()) return;
+  time_limit_checked_ = Clock::now();
+  const auto left = query_time_left("squeue", options_.slurm_job_id, std::chrono::seconds(5));
+  if (!left) return;  // no limit, or squeue did not answer: keep what was known
+  const auto due = time_limit_checked_ + std::chrono::duration_cast<Clock::duration>(
+                                             std::chrono::duration<double>(*left - options_.stop_before_seconds));
+  // squeue has a resolution of a second: report only a real change (a new limit set by an admin).
+  if (stop_due_ && std::chrono::abs(due - *stop_due_) < std::chrono::seconds(5)) return;
+  stop_due_ = due;
+  events_.record("time_limit", {{"job", options_.slurm_job_id}, {"seconds_left", *left},
+                                {"stop_before_s", options_.stop_before_seconds}},
+                 fmt::format("time limit: Slurm job {} ends in {:.0f} s; the job will be asked to stop {:.0f} s before",
+                             options_.slurm_job_id, *left, options_.stop_before_seconds));
+}
+
+std::optional<std::string> Supervisor::stop_reason() const {
+  if (stop_signalled) return "SIGUSR1 received";
+  if (stop_due_ && Clock::now() >= *stop_due_) {
+    return fmt::format("the Slurm time limit is {:.0f} s away or less", options_.stop_before_seconds);
+  }
+  return std::nullopt;
+}
+
+void Supervisor::request_stop(int attempt, const FailureDetector& detector) {
+  const auto now = Clock::now();
+  if (!stop_requested_at_) {
+    stop_requested_at_ = now;
+    const std::string reason = stop_reason().value_or("requested");
+    events_.record("stop_requested", {{"attempt", attempt}, {"reason", reason}},
+                   fmt::format("stop requested: {}; asking the job to take a final checkpoint and stop", reason));
+  }
+  // Ranks that connect later, or missed a line, get it at the next turn.
+  if (now - stop_sent_at_ >= std::chrono::seconds(1)) {
+    stop_sent_at_ = now;
+    server_.send_to_all(detail::encode(detail::make_message(detail::MessageType::stop)));
+  }
+  if (detector.stopping() && !stopping_reported_) {
+    stopping_reported_ = true;
+    events_.record("stopping", {{"attempt", attempt}},
+                   "stopping: the job takes its final checkpoint and ends (Session::should_stop())");
+  }
+}
+
+std::vector<std::pair<std::string, std::string>> Supervisor::lost_nodes() const {
+  std::vector<std::string> hosting;
+  for (const Node* node : nodes_.hosting()) hosting.push_back(node->name);
+  const auto silent = backend_->unreachable(hosting);
+  std::vector<std::pair<std::string, std::string>> lost;
+  for (const Node* node : nodes_.hosting()) {
+    if (!nodes_.healthy(*node)) {
+      lost.emplace_back(node->name, "its local folder is gone");
+    } else if (std::find(silent.begin(), silent.end(), node->name) != silent.end()) {
+      lost.emplace_back(node->name, fmt::format("it does not answer: a probe step did not run on it within {:.1f} s",
+                                                options_.probe_timeout_seconds));
+    }
+  }
+  return lost;
 }
 
 int Supervisor::finish(int status, const std::string& outcome) {
@@ -325,35 +403,49 @@ int Supervisor::run() {
   std::signal(SIGINT, on_interrupt);
   std::signal(SIGTERM, on_interrupt);
   std::signal(SIGHUP, on_interrupt);
+  std::signal(SIGUSR1, on_stop_signal);
   first_version_ = newest_complete_version().first;
   int consecutive_without_checkpoint = 0;
   for (int attempt = 1;; ++attempt) {
     attempts_ = attempt;
+    refresh_time_limit();
+    if (attempt > 1 && stop_reason()) {  // no time left for another attempt
+      events_.record("stopped", {{"reason", *stop_reason()}},
+                     fmt::format("stopped: {}; not restarting (resubmit the job to continue)", *stop_reason()));
+      return finish(kExitStopped, "stopped");
+    }
     const std::uint64_t version_before = newest_complete_version().first;
     const AttemptOutcome outcome = run_attempt(attempt);
     if (interrupted) return finish(128 + interrupted, "interrupted");
+    if (outcome.stopped) {
+      events_.record("stopped", {{"attempt", attempt}, {"reason", stop_reason().value_or("requested")}},
+                     fmt::format("stopped: the job took its final checkpoint and ended in attempt {} (resubmit it to "
+                                 "continue)", attempt));
+      return finish(kExitStopped, "stopped");
+    }
     if (outcome.finished) {
       events_.record("finish", {{"attempt", attempt}}, fmt::format("finish: the job completed in attempt {}", attempt));
       return finish(kExitSuccess, "finished");
     }
     ++failures_;
+    if (stop_requested_at_) {  // it failed while stopping: what is committed stays, no time for more
+      events_.record("stopped", {{"attempt", attempt}, {"reason", "failed after the stop request"}},
+                     "stopped: the job failed after it was asked to stop; not restarting (resubmit it to continue)");
+      return finish(kExitStopped, "stopped");
+    }
     const auto [version_after, committed_at] = newest_complete_version();
     // Work done in this attempt after the checkpoint it will restart from.
     const double work_lost = unix_seconds_now() - std::max(attempt_started_unix_, committed_at.value_or(0.0));
     time_lost_seconds_ += work_lost;
 
-    // A node whose health check fails is lost: a logical node whose local folder is gone. Real hosts
-    // cannot be checked from here (telling a lost host from ranks that mpirun's abort killed is left
-    // to the resource manager: the Slurm support), so they are restarted in place.
+    // A node whose health check fails is lost: a logical node whose local folder is gone, or (srun)
+    // a node where a probe step does not run. Hosts under mpirun cannot be checked from here (a lost
+    // host and ranks that mpirun's abort killed look alike), so they are restarted in place.
     std::vector<std::pair<std::string, std::string>> replacements;
-    std::vector<std::string> lost_nodes;
-    for (const Node* node : nodes_.hosting()) {
-      if (!nodes_.healthy(*node)) lost_nodes.push_back(node->name);
-    }
-    for (const std::string& lost : lost_nodes) {
+    for (const auto& [lost, why] : lost_nodes()) {
       auto spare = nodes_.replace(lost);
-      events_.record("node_lost", {{"node", lost}, {"spare", spare ? *spare : ""}},
-                     fmt::format("node {} is lost ({}){}", lost, "its local folder is gone",
+      events_.record("node_lost", {{"node", lost}, {"spare", spare ? *spare : ""}, {"why", why}},
+                     fmt::format("node {} is lost ({}){}", lost, why,
                                  spare ? fmt::format("; spare {} takes its place", *spare) : "; no spare left"));
       if (!spare) return finish(kExitNoSpare, "no spare node left");
       replacements.emplace_back(lost, *spare);

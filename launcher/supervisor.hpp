@@ -26,7 +26,8 @@ class Supervisor {
 
  private:
   struct AttemptOutcome {
-    bool finished = false;
+    bool finished = false;  // the launch command exited with status 0
+    bool stopped = false;   // ... after the application agreed to stop (Session::should_stop())
     std::optional<Failure> failure;
   };
   AttemptOutcome run_attempt(int attempt);
@@ -40,6 +41,15 @@ class Supervisor {
   // Every logical node's local job folder (empty for real hosts).
   std::map<std::string, std::filesystem::path> local_job_dirs() const;
   int finish(int status, const std::string& outcome);
+  // Slurm: asks squeue for the time left and sets when the job is to be asked to stop.
+  void refresh_time_limit();
+  // Whether the job should be asked to stop now (the time limit is near, or SIGUSR1 came).
+  std::optional<std::string> stop_reason() const;
+  // Sends `stop` to the ranks (again every second until the attempt ends) and reports it once.
+  void request_stop(int attempt, const FailureDetector& detector);
+  // The hosting nodes that are lost, each with why: a logical node's folder is gone, or a node does
+  // not answer the launch backend's probe.
+  std::vector<std::pair<std::string, std::string>> lost_nodes() const;
 
   RunOptions options_;
   std::vector<Fault> faults_;
@@ -56,6 +66,11 @@ class Supervisor {
   int failures_ = 0;
   double time_lost_seconds_ = 0;
   std::uint64_t first_version_ = 0;
+  std::optional<Clock::time_point> stop_due_;           // time limit minus --stop-before (Slurm)
+  Clock::time_point time_limit_checked_;
+  std::optional<Clock::time_point> stop_requested_at_;  // when the launcher first asked the job to stop
+  Clock::time_point stop_sent_at_;
+  bool stopping_reported_ = false;
 };
 
 }  // namespace lazarus::launcher

@@ -13,6 +13,7 @@
 #include "runtime/commit_protocol.hpp"
 #include "runtime/fault_injection.hpp"
 #include "runtime/manifest.hpp"
+#include "runtime/placement.hpp"
 #include "runtime/restore.hpp"
 #include "runtime/version_catalog.hpp"
 
@@ -37,6 +38,8 @@ Engine::Engine(MPI_Comm comm, const std::function<Options()>& make_options)
     : comm_(comm), last_checkpoint_(Clock::now()) {
   run_collectively(comm_, [&] {
     options_ = make_options();
+    // `%N` first, so that every use of local_dir (and Session::options()) sees this node's folder.
+    if (!options_.local_dir.empty()) options_.local_dir = expand_node_name(options_.local_dir, this_node_name());
     options_.validate();
     job_dir_ = options_.dir / options_.job;
     std::error_code error;
@@ -61,6 +64,9 @@ Engine::Engine(MPI_Comm comm, const std::function<Options()>& make_options)
   if (multilevel()) nodes_ = NodeMap::gather(comm_);
   if (options_.mode == Mode::async) writer_ = std::make_unique<BackgroundWriter>(comm_, options_, workers_);
   launcher_ = LauncherLink::acquire();
+  // A rank may run without a link (its launcher unreachable) while others have one: agreed once here,
+  // so that should_stop() costs nothing in a job the launcher did not start.
+  any_launcher_ = comm_.max(launcher_ ? 1u : 0u) != 0;
 }
 
 void Engine::log(const std::string& line) const {
@@ -281,6 +287,20 @@ bool Engine::need_checkpoint() {
     due = (options_.mtbf_seconds > 0 || period > 0) && seconds_since(last_checkpoint_) >= period;
   }
   return comm_.broadcast(due, 0) != 0;
+}
+
+bool Engine::should_stop() {
+  if (launcher_) launcher_->report_progress();
+  if (!pending_.empty()) settle_background(Settle::finished);  // a progress point, as need_checkpoint()
+  if (stop_agreed_ || !any_launcher_) return stop_agreed_;       // the same on every rank: no message
+  // One rank asked is enough: the maximum makes every rank stop at the same call, none alone.
+  const bool asked = launcher_ && launcher_->stop_requested();
+  stop_agreed_ = comm_.max(asked ? 1u : 0u) != 0;
+  if (stop_agreed_) {
+    if (launcher_) launcher_->report_stopping();
+    log("stopping: the launcher asked the job to stop");
+  }
+  return stop_agreed_;
 }
 
 void Engine::wait() { settle_background(Settle::all); }

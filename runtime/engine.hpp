@@ -40,6 +40,8 @@ class Engine {
   std::uint64_t restore_exactly(std::uint64_t version);
   std::vector<std::uint64_t> complete_versions();
   bool need_checkpoint();
+  // Collective. True on every rank once the launcher asked any rank to stop (and from then on).
+  bool should_stop();
   // Collective. Returns once every started checkpoint is committed at every level it goes to.
   void wait();
   // Collective; the Session's end. Multi-level: copies the newest local version to the global level
@@ -98,6 +100,8 @@ class Engine {
   double checkpoint_cost_ = 0;  // rank 0: seconds the last checkpoint() took (the Young/Daly cost)
   int workers_ = 0;             // compression threads besides the writing one
   std::shared_ptr<LauncherLink> launcher_;  // null unless started by `lazarus run`
+  bool any_launcher_ = false;               // some rank has a launcher link: should_stop() must agree
+  bool stop_agreed_ = false;                // should_stop() returned true
 
   std::filesystem::path local_job_dir_;  // multi-level only
   NodeMap nodes_;

@@ -27,12 +27,14 @@ int int_field(const json& j, const char* key) {
   return static_cast<int>(value);
 }
 
-constexpr std::array<std::pair<MessageType, const char*>, 6> kNames{{{MessageType::hello, "hello"},
+constexpr std::array<std::pair<MessageType, const char*>, 8> kNames{{{MessageType::hello, "hello"},
                                                                      {MessageType::beat, "beat"},
                                                                      {MessageType::progress, "progress"},
                                                                      {MessageType::checkpoint, "checkpoint"},
                                                                      {MessageType::restore, "restore"},
-                                                                     {MessageType::bye, "bye"}}};
+                                                                     {MessageType::bye, "bye"},
+                                                                     {MessageType::stop, "stop"},
+                                                                     {MessageType::stopping, "stopping"}}};
 
 const char* name_of(MessageType type) {
   for (const auto& [candidate, name] : kNames) {

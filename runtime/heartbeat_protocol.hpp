@@ -2,7 +2,8 @@
 // The messages between ranks and `lazarus run`: one JSON object per line, at most
 // kMaxMessageBytes long. The first line of a connection must be a valid "hello" carrying the job's
 // token, else the launcher closes the connection. Shared by the runtime (client) and the launcher
-// (server); docs/launcher.md describes them.
+// (server); docs/launcher.md describes them. Every type but `stop` goes from a rank to the launcher;
+// `stop` is the one the launcher sends to the ranks.
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -13,7 +14,16 @@ namespace lazarus::detail {
 
 inline constexpr std::size_t kMaxMessageBytes = 1024;
 
-enum class MessageType { hello, beat, progress, checkpoint, restore, bye };
+enum class MessageType {
+  hello,
+  beat,
+  progress,
+  checkpoint,
+  restore,
+  bye,
+  stop,      // launcher -> rank: take a final checkpoint and stop cleanly (Session::should_stop())
+  stopping,  // rank -> launcher, once: should_stop() returned true on this rank
+};
 
 struct Message {
   MessageType type = MessageType::beat;

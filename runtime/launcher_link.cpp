@@ -4,20 +4,27 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
-#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <mutex>
 #include <optional>
+#include <string_view>
+#include <system_error>
 #include <thread>
 
 #include "backends/posix/durable_io.hpp"
 #include "runtime/heartbeat_protocol.hpp"
+#include "runtime/placement.hpp"
 
 namespace lazarus::detail {
 namespace {
@@ -54,19 +61,22 @@ backends::FileDescriptor connect_to(const std::string& address) {
 class TcpLauncherLink final : public LauncherLink {
  public:
   TcpLauncherLink(backends::FileDescriptor socket, std::chrono::milliseconds interval)
-      : socket_(std::move(socket)), interval_(interval) {}
+      : socket_(std::move(socket)), interval_(interval), wake_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
+    if (wake_.get() < 0) {
+      throw std::system_error(errno, std::generic_category(), "eventfd for the launcher link's background thread");
+    }
+    inbox_.reserve(kMaxMessageBytes);  // reading never allocates
+  }
 
   void start(const Message& hello) {
     send(encode(hello));
-    heartbeat_ = std::thread([this] { beat_until_stopped(); });
+    heartbeat_ = std::thread([this] { beat_and_listen(); });
   }
 
   ~TcpLauncherLink() override {
-    {
-      std::lock_guard lock(mutex_);
-      stopping_ = true;
-    }
-    wake_.notify_all();
+    stopping_ = true;
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const ssize_t written = ::write(wake_.get(), &one, sizeof one);  // ends the ppoll() at once
     if (heartbeat_.joinable()) heartbeat_.join();
     say_bye();
   }
@@ -89,14 +99,80 @@ class TcpLauncherLink final : public LauncherLink {
   }
   void report_progress() noexcept override { send(encode(make_message(MessageType::progress))); }
 
+  bool stop_requested() const noexcept override { return stop_requested_.load(); }
+  void report_stopping() noexcept override {
+    if (!said_stopping_.exchange(true)) send(encode(make_message(MessageType::stopping)));
+  }
+
  private:
-  void beat_until_stopped() {
+  using Clock = std::chrono::steady_clock;
+
+  // The background thread: a beat every interval_ after the previous one (as before the link read
+  // anything), and in between, ppoll() on the socket, so that a `stop` is seen as soon as it arrives,
+  // and on wake_, so that destruction never waits for the interval.
+  void beat_and_listen() noexcept {
     const std::string beat = encode(make_message(MessageType::beat));
-    std::unique_lock lock(mutex_);
-    while (!wake_.wait_for(lock, interval_, [this] { return stopping_; })) {
-      lock.unlock();
-      send(beat);
-      lock.lock();
+    bool reading = true;
+    auto next_beat = Clock::now() + interval_;
+    while (!stopping_) {
+      const auto now = Clock::now();
+      if (now >= next_beat) {
+        send(beat);
+        next_beat = Clock::now() + interval_;
+        continue;
+      }
+      // ppoll: to the nanosecond, as the condition variable this replaced, so the beats keep their timing.
+      const auto wait = std::chrono::duration_cast<std::chrono::nanoseconds>(next_beat - now);
+      const timespec timeout{static_cast<time_t>(wait.count() / 1'000'000'000),
+                             static_cast<long>(wait.count() % 1'000'000'000)};
+      pollfd watched[2] = {{wake_.get(), POLLIN, 0}, {socket_.get(), POLLIN, 0}};
+      const int ready = ::ppoll(watched, reading ? 2 : 1, &timeout, nullptr);
+      if (ready < 0 && errno != EINTR) {
+        // Cannot happen with valid descriptors; never spin, never stop beating.
+        std::this_thread::sleep_for(std::min<std::chrono::nanoseconds>(wait, std::chrono::milliseconds(10)));
+        continue;
+      }
+      if (ready > 0 && reading && watched[1].revents != 0) reading = read_available();
+    }
+  }
+
+  // Takes what the launcher sent so far; false once the connection is closed or broken: reading
+  // stops there (sending finds out by itself). A bounded amount per call, so that a flood cannot
+  // hold back the beats.
+  bool read_available() noexcept {
+    char chunk[4096];
+    for (int round = 0; round < 16; ++round) {
+      const ssize_t n = ::recv(socket_.get(), chunk, sizeof chunk, MSG_DONTWAIT);
+      if (n > 0) {
+        take(std::string_view(chunk, static_cast<std::size_t>(n)));
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+    }
+    return true;
+  }
+
+  // Splits `bytes` into lines. A line longer than kMaxMessageBytes is dropped whole, as is one that
+  // does not decode: only a well-formed `stop` does anything.
+  void take(std::string_view bytes) noexcept {
+    while (!bytes.empty()) {
+      const std::size_t newline = bytes.find('\n');
+      const std::string_view piece = bytes.substr(0, newline);
+      if (!too_long_ && inbox_.size() + piece.size() <= kMaxMessageBytes) {
+        inbox_.append(piece);
+      } else {
+        too_long_ = true;
+        inbox_.clear();
+      }
+      if (newline == std::string_view::npos) return;
+      if (!too_long_) {
+        const auto message = decode(inbox_);
+        if (message && message->type == MessageType::stop) stop_requested_ = true;
+      }
+      inbox_.clear();
+      too_long_ = false;
+      bytes.remove_prefix(newline + 1);
     }
   }
 
@@ -118,12 +194,15 @@ class TcpLauncherLink final : public LauncherLink {
 
   backends::FileDescriptor socket_;
   std::chrono::milliseconds interval_;
-  std::mutex mutex_;  // guards stopping_
-  std::condition_variable wake_;
-  bool stopping_ = false;
+  backends::FileDescriptor wake_;  // eventfd: written once, by the destructor
+  std::atomic<bool> stopping_ = false;
   std::mutex send_mutex_;  // one line at a time on the socket
   bool broken_ = false;
   std::atomic<bool> said_bye_ = false;
+  std::atomic<bool> said_stopping_ = false;
+  std::atomic<bool> stop_requested_ = false;
+  std::string inbox_;      // background thread only: the line being received
+  bool too_long_ = false;  // background thread only: the current line passed kMaxMessageBytes
   std::thread heartbeat_;
 };
 
@@ -143,9 +222,7 @@ std::shared_ptr<LauncherLink> connect_from_environment() {
   hello.token = environment_or("LAZARUS_LAUNCHER_TOKEN", "");
   MPI_Comm_rank(MPI_COMM_WORLD, &hello.rank);
   MPI_Comm_size(MPI_COMM_WORLD, &hello.size);
-  char host[256] = {};
-  ::gethostname(host, sizeof host - 1);
-  hello.node = environment_or("LAZARUS_NODE", host);
+  hello.node = this_node_name();  // as the placement names it
   hello.pid = static_cast<long>(::getpid());
   hello.attempt = std::atoi(environment_or("LAZARUS_ATTEMPT", "0").c_str());
 

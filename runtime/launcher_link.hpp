@@ -3,7 +3,9 @@
 // started the job it sets LAZARUS_LAUNCHER (host:port) and LAZARUS_LAUNCHER_TOKEN; the first Session
 // of the process then connects, introduces itself, and a background thread sends a heartbeat every
 // LAZARUS_HEARTBEAT seconds. Checkpoints, restores and other Session calls are reported as progress.
-// Without those variables nothing connects and Sessions behave exactly as before.
+// The same thread reads what the launcher sends: a `stop` line asks the job to take a final
+// checkpoint and stop (Session::should_stop()). Without those variables nothing connects and
+// Sessions behave exactly as before.
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -25,6 +27,11 @@ class LauncherLink {
   virtual void report_restore(std::uint64_t version, const std::string& level = {},
                               const std::string& detail = {}) noexcept = 0;
   virtual void report_progress() noexcept = 0;
+  // True once the launcher sent `stop` on this rank's connection (and from then on).
+  virtual bool stop_requested() const noexcept = 0;
+  // Tells the launcher that this rank is stopping on its request (`stopping`); sent once, later calls
+  // do nothing.
+  virtual void report_stopping() noexcept = 0;
   // Tells the launcher this rank ends normally (sent on destruction, and at exit() for a link whose
   // Sessions were never destroyed), so that the closing connection is not taken for a crash.
   virtual void say_bye() noexcept = 0;

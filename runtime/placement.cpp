@@ -5,8 +5,11 @@
 #include <algorithm>
 #include <cstdlib>
 #include <map>
+#include <string_view>
 
 #include <fmt/format.h>
+
+#include "lazarus/errors.hpp"
 
 namespace lazarus::detail {
 
@@ -20,11 +23,29 @@ std::pair<int, int> Placement::xor_group_of(int rank) const {
 }
 
 std::string this_node_name() {
-  if (const char* node = std::getenv("LAZARUS_NODE"); node != nullptr && *node != '\0') return node;
+  for (const char* variable : {"LAZARUS_NODE", "SLURMD_NODENAME"}) {
+    if (const char* node = std::getenv(variable); node != nullptr && *node != '\0') return node;
+  }
   char name[MPI_MAX_PROCESSOR_NAME] = {};
   int length = 0;
   if (MPI_Get_processor_name(name, &length) != MPI_SUCCESS) return "unknown";
   return std::string(name, static_cast<std::size_t>(length));
+}
+
+std::filesystem::path expand_node_name(const std::filesystem::path& local_dir, const std::string& node) {
+  std::string text = local_dir.string();
+  constexpr std::string_view kPattern = "%N";
+  if (text.find(kPattern) == std::string::npos) return local_dir;
+  // The name becomes one folder: a '/' or ".." would put the node's files somewhere else.
+  if (node.empty() || node == "." || node == ".." || node.find('/') != std::string::npos) {
+    throw ConfigError(fmt::format("Options::local_dir (LAZARUS_LOCAL_DIR) {} has %N, but this node's name '{}' "
+                                  "(LAZARUS_NODE, SLURMD_NODENAME or the host name) cannot be a folder name",
+                                  text, node));
+  }
+  for (auto at = text.find(kPattern); at != std::string::npos; at = text.find(kPattern, at + node.size())) {
+    text.replace(at, kPattern.size(), node);
+  }
+  return text;
 }
 
 Placement plan_placement(const std::vector<std::string>& rank_nodes, Redundancy redundancy, int xor_group,

@@ -4,6 +4,7 @@
 // version is written and recorded in its node-local manifest, so that a restart on other nodes knows
 // where to look.
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -30,9 +31,16 @@ struct Placement {
   std::pair<int, int> xor_group_of(int rank) const;
 };
 
-// This process's node: LAZARUS_NODE (set by `lazarus run` for each logical node) or the host name MPI
-// reports.
+// This process's node: LAZARUS_NODE (set by `lazarus run` for each logical node), else
+// SLURMD_NODENAME (set by Slurm in every task: several Slurm nodes may share one host, which the host
+// name cannot tell apart), else the host name MPI reports. The one source of the node's name: the
+// placement, `%N` in the node-local folder and the launcher's hello all use it.
 std::string this_node_name();
+
+// `local_dir` (Options::local_dir) with every `%N` replaced by `node`, so that one value given to
+// every rank names a folder per node. Throws ConfigError when `%N` is there and `node` cannot be one
+// path component (empty, ".", "..", or with a '/').
+std::filesystem::path expand_node_name(const std::filesystem::path& local_dir, const std::string& node);
 
 // The placement for ranks on `rank_nodes`. Nodes are numbered in order of their first rank; a rank's
 // partner is the rank with the same position on the next node (wrapping around); XOR groups take

@@ -60,6 +60,8 @@ std::vector<std::uint64_t> Session::versions() { return engine_->complete_versio
 
 bool Session::need_checkpoint() { return engine_->need_checkpoint(); }
 
+bool Session::should_stop() { return engine_->should_stop(); }
+
 void Session::wait() {
   if (engine_) engine_->wait();
 }

@@ -4,7 +4,9 @@
 //
 // Each rank protects its block of the temperature field and the step counter. At start it restores
 // the newest checkpoint of the job if there is one, so rerunning a killed job continues where the
-// last checkpoint left it, and ends with the same checksum as an uninterrupted run.
+// last checkpoint left it, and ends with the same checksum as an uninterrupted run. When `lazarus
+// run` asks the job to stop (Session::should_stop(), before a Slurm time limit for instance), it takes
+// a final checkpoint and ends with status 0, without a checksum: the next run resumes from there.
 #include <mpi.h>
 #include <xxhash.h>
 
@@ -34,10 +36,13 @@ class MpiEnvironment {
   MpiEnvironment& operator=(const MpiEnvironment&) = delete;
 };
 
+constexpr std::int64_t kStopCheckEvery = 10;  // steps between two Session::should_stop() calls
+
 struct Settings {
   std::size_t n = 2048;
   std::int64_t steps = 7500;
   std::int64_t checkpoint_every = 500;
+  int pause_ms = 0;  // sleep after each step: stretches a small run over time (demos, time-limit tests)
   lazarus::Options options;
 };
 
@@ -87,14 +92,27 @@ int run(const Settings& s, int world_rank) {
 
   const std::int64_t first = step;
   const double start = MPI_Wtime();
+  std::int64_t checkpointed_at = -1;  // the step of this run's newest checkpoint
+  std::uint64_t version = 0;          // and its version
+  const auto checkpoint = [&] {
+    grid.store_state();
+    version = session.checkpoint();
+    checkpointed_at = step;
+    say(world_rank, "checkpoint version {} at step {}", version, step);
+  };
   while (step < s.steps) {
     grid.step();
     ++step;
+    if (s.pause_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(s.pause_ms));
     // No checkpoint after the last step: the job is done and prints its result instead.
-    if (s.checkpoint_every > 0 && step % s.checkpoint_every == 0 && step < s.steps) {
-      grid.store_state();
-      const std::uint64_t version = session.checkpoint();
-      say(world_rank, "checkpoint version {} at step {}", version, step);
+    if (s.checkpoint_every > 0 && step % s.checkpoint_every == 0 && step < s.steps) checkpoint();
+    // should_stop() is an allreduce over every rank (a step's halo exchange is between neighbours
+    // only) and a message to the launcher: every kStopCheckEvery steps it costs little on small grids,
+    // and a stop still comes within milliseconds. The same steps on every rank, as it is collective.
+    if (step % kStopCheckEvery == 0 && step < s.steps && session.should_stop()) {
+      if (checkpointed_at != step) checkpoint();
+      say(world_rank, "stopping at step {} on the launcher's request (final checkpoint version {})", step, version);
+      return 0;  // no checksum: the job is not done (in async mode the Session's end commits the checkpoint)
     }
   }
   const double seconds = MPI_Wtime() - start;
@@ -129,12 +147,17 @@ int main(int argc, char** argv) {
         ->check(CLI::NonNegativeNumber);
     app.add_option("--checkpoint-every", s.checkpoint_every, "Checkpoint every K steps (0 = never)")
         ->check(CLI::NonNegativeNumber);
+    app.add_option("--pause-ms", s.pause_ms,
+                   "Sleep this many milliseconds after each step, to stretch a small run over time (to watch it, or "
+                   "to reach a time limit in a test); the results do not change")
+        ->check(CLI::Range(0, 60000));
     app.add_option("--dir", dir, "Checkpoint root directory; defaults to $LAZARUS_DIR, else ./lazarus-ckpt");
     app.add_option("--job", s.options.job,
                    "Job name, a folder under --dir; defaults to $LAZARUS_JOB, else default");
     app.footer("Other checkpoint settings come from the environment: LAZARUS_KEEP, LAZARUS_COMPRESS,\n"
                "LAZARUS_CHUNK_BYTES, LAZARUS_VERBOSE. Output ends with `checksum: <hex>`, a hash of the\n"
-               "whole field that does not depend on the rank count or on interruptions.");
+               "whole field that does not depend on the rank count or on interruptions (or, when `lazarus\n"
+               "run` asks the job to stop, with `stopping at step S ...` after a final checkpoint).");
     try {
       app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -6,7 +6,9 @@
 // row above and below) in device memory, updates them with a CUDA kernel, and exchanges halo rows
 // with its neighbours through host buffers. Lazarus protects the device field (protect_device) and
 // the step counter; a killed run started again continues from the newest checkpoint and ends with
-// the same checksum as an uninterrupted one. Ranks pick a GPU by their rank on the node.
+// the same checksum as an uninterrupted one. Ranks pick a GPU by their rank on the node. When `lazarus
+// run` asks the job to stop (Session::should_stop()), it takes a final checkpoint and ends with status
+// 0, without a checksum.
 #include <cuda_runtime_api.h>
 #include <mpi.h>
 #include <xxhash.h>
@@ -30,6 +32,7 @@ namespace {
 constexpr double kHotEdge = 1.0;   // above the grid
 constexpr double kColdEdge = 0.0;  // the other sides
 constexpr double kInitial = 0.5;
+constexpr std::int64_t kStopCheckEvery = 10;  // steps between two Session::should_stop() calls
 
 void check(cudaError_t status, const char* what) {
   if (status != cudaSuccess) throw std::runtime_error(fmt::format("{}: {}", what, cudaGetErrorString(status)));
@@ -121,6 +124,17 @@ int run(const Settings& s, int rank, int size) {
   const int up = rank > 0 ? rank - 1 : MPI_PROC_NULL;
   const int down = rank < size - 1 ? rank + 1 : MPI_PROC_NULL;
   std::vector<double> send_top(ld), send_bottom(ld), recv_top(ld), recv_bottom(ld);
+  std::int64_t checkpointed_at = -1;  // the step of this run's newest checkpoint
+  std::uint64_t version = 0;          // and its version
+  const auto checkpoint = [&] {
+    if (cur != a.get()) {  // the protected buffer must hold the current state
+      check(cudaMemcpy(a.get(), cur, a.size() * sizeof(double), cudaMemcpyDeviceToDevice), "store state");
+      std::swap(cur, next);
+    }
+    version = session.checkpoint();
+    checkpointed_at = step;
+    say(rank, "checkpoint version {} at step {}", version, step);
+  };
   while (step < s.steps) {
     // Halos: my first and last rows to my neighbours, theirs into my halo rows.
     check(cudaMemcpy(send_top.data(), cur + ld, ld * sizeof(double), cudaMemcpyDeviceToHost), "halo out");
@@ -136,13 +150,14 @@ int run(const Settings& s, int rank, int size) {
     check(heat2d_cuda::jacobi_step(cur, next, rows, s.n), "jacobi");
     std::swap(cur, next);
     ++step;
-    if (s.checkpoint_every > 0 && step % s.checkpoint_every == 0 && step < s.steps) {
-      if (cur != a.get()) {  // the protected buffer must hold the current state
-        check(cudaMemcpy(a.get(), cur, a.size() * sizeof(double), cudaMemcpyDeviceToDevice), "store state");
-        std::swap(cur, next);
-      }
-      const std::uint64_t version = session.checkpoint();
-      say(rank, "checkpoint version {} at step {}", version, step);
+    if (s.checkpoint_every > 0 && step % s.checkpoint_every == 0 && step < s.steps) checkpoint();
+    // should_stop() is an allreduce over every rank (the halo exchange is between neighbours only)
+    // and a message to the launcher: every kStopCheckEvery steps it costs little, and a stop still
+    // comes within milliseconds. The same steps on every rank, as it is collective.
+    if (step % kStopCheckEvery == 0 && step < s.steps && session.should_stop()) {
+      if (checkpointed_at != step) checkpoint();
+      say(rank, "stopping at step {} on the launcher's request (final checkpoint version {})", step, version);
+      return 0;  // no checksum: the job is not done
     }
   }
   // The interior rows, gathered on rank 0 in global order: the checksum does not depend on restarts.

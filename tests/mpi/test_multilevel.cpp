@@ -1,7 +1,8 @@
 // Multi-level checkpoints with 4 ranks on logical nodes (LAZARUS_NODE per rank): node-local files,
 // partner copies and XOR parity, the end-of-session copy to the global level, and restarts after a
 // node's folder is lost, with ranks moved onto a spare node. The global level is deleted before the
-// restarts that must come from the node-local level, so that it cannot stand in for it.
+// restarts that must come from the node-local level, so that it cannot stand in for it. `%N` in the
+// node-local folder, and Slurm's node name (SLURMD_NODENAME) as the node when LAZARUS_NODE is unset.
 #include <mpi.h>
 #include <stdlib.h>
 
@@ -81,7 +82,10 @@ class MultiLevel : public ::testing::Test {
     std::string digits = std::to_string(version);
     return "v" + std::string(10 - digits.size(), '0') + digits;
   }
-  void TearDown() override { ::unsetenv("LAZARUS_NODE"); }
+  void TearDown() override {
+    ::unsetenv("LAZARUS_NODE");
+    ::unsetenv("SLURMD_NODENAME");
+  }
 
   SharedScratchDir scratch_;
 };
@@ -157,6 +161,52 @@ TEST_F(MultiLevel, NewVersionsNumberPastEveryLevel) {
   session.protect("field", std::span<double>(field));
   EXPECT_EQ(session.versions().back(), 4u);  // only the global level is left
   EXPECT_EQ(session.checkpoint(), 5u);
+}
+
+// One LAZARUS_LOCAL_DIR for every rank, as srun gives it: `%N` names a folder per node.
+TEST_F(MultiLevel, PercentNInTheLocalDirNamesAFolderPerNode) {
+  const std::string node = world_rank() < 2 ? "n0" : "n1";
+  ::setenv("LAZARUS_NODE", node.c_str(), 1);
+  ::setenv("LAZARUS_LOCAL_DIR", (scratch_.path() / "local" / "%N").c_str(), 1);
+  Options options = Options::from_env();
+  ::unsetenv("LAZARUS_LOCAL_DIR");
+  options.dir = scratch_.path() / "global";
+  options.job = "ml";
+  options.flush_every = 0;
+  {
+    Session session(MPI_COMM_WORLD, options);
+    EXPECT_EQ(session.options().local_dir, scratch_.path() / "local" / node);
+    std::vector<double> field = field_of(world_rank(), 1);
+    session.protect("field", std::span<double>(field));
+    ASSERT_EQ(session.checkpoint(), 1u);
+  }
+  on_rank0([&] {
+    EXPECT_TRUE(fs::exists(local_version("n0", 1) / "rank-00000.h5"));
+    EXPECT_TRUE(fs::exists(local_version("n0", 1) / "rank-00001.h5"));
+    EXPECT_TRUE(fs::exists(local_version("n1", 1) / "rank-00002.h5"));
+    EXPECT_TRUE(fs::exists(local_version("n1", 1) / "rank-00003.h5"));
+    EXPECT_TRUE(fs::exists(local_version("n1", 1) / "partner-rank-00000.h5"));
+    EXPECT_FALSE(fs::exists(scratch_.path() / "local" / "%N")) << "%N taken literally";
+    fs::remove_all(scratch_.path() / "global");
+  });
+  EXPECT_EQ(restore_and_check(options), 1u);
+}
+
+// Several Slurm nodes may share one host: without LAZARUS_NODE, Slurm's node name places the ranks,
+// so that rank 0's partner copy goes to the other Slurm node although both are this host.
+TEST_F(MultiLevel, SlurmsNodeNameIsTheNodeWithoutLazarusNode) {
+  ::unsetenv("LAZARUS_NODE");
+  const std::string node = world_rank() < 2 ? "cn1" : "cn2";
+  ::setenv("SLURMD_NODENAME", node.c_str(), 1);
+  Options options = lazarus::testing::options_in(scratch_.path() / "global", "ml");
+  options.local_dir = scratch_.path() / "local" / "%N";
+  options.flush_every = 0;
+  checkpoint_versions(options, 1);
+  on_rank0([&] {
+    EXPECT_TRUE(fs::exists(local_version("cn1", 1) / "rank-00000.h5"));
+    EXPECT_TRUE(fs::exists(local_version("cn2", 1) / "rank-00003.h5"));
+    EXPECT_TRUE(fs::exists(local_version("cn2", 1) / "partner-rank-00000.h5")) << "the ranks were not on two nodes";
+  });
 }
 
 }  // namespace

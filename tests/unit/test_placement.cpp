@@ -3,9 +3,11 @@
 // consecutive nodes by position, a rest of one node joining the last group, every member on another
 // node), the one-node and Redundancy::none cases, Placement::xor_group_of, the node-local file names,
 // and a Manifest's placement through serialize_manifest / parse_manifest (absent, round trip, and the
-// lists that must match nranks).
+// lists that must match nranks). The node's name (LAZARUS_NODE, else SLURMD_NODENAME) and `%N` in
+// the node-local folder.
 #include "runtime/placement.hpp"
 
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -19,9 +21,12 @@
 #include "lazarus/errors.hpp"
 #include "runtime/manifest.hpp"
 #include "runtime/version_catalog.hpp"
+#include "../scoped_environment.hpp"
 
 namespace lazarus::detail {
 namespace {
+
+using lazarus::testing::ScopedVariable;
 
 // `ranks_per_node[n]` ranks on node "n<n>", in rank order.
 std::vector<std::string> consecutive_nodes(const std::vector<int>& ranks_per_node) {
@@ -220,6 +225,49 @@ TEST(Placement, RedundancyNames) {
   EXPECT_EQ(to_string(Redundancy::none), "none");
   EXPECT_EQ(to_string(Redundancy::partner), "partner");
   EXPECT_EQ(to_string(Redundancy::xor_parity), "xor");
+}
+
+// Several Slurm nodes may share one host (in tests): Slurm's name for the node tells them apart.
+TEST(NodeName, IsSlurmsNodeNameWhenLazarusNodeIsUnset) {
+  ScopedVariable lazarus_node("LAZARUS_NODE", std::nullopt);
+  ScopedVariable slurm_node("SLURMD_NODENAME", "cn042");
+  EXPECT_EQ(this_node_name(), "cn042");
+}
+
+TEST(NodeName, LazarusNodeComesBeforeSlurmsNodeName) {
+  ScopedVariable lazarus_node("LAZARUS_NODE", "n3");
+  ScopedVariable slurm_node("SLURMD_NODENAME", "cn042");
+  EXPECT_EQ(this_node_name(), "n3");
+}
+
+TEST(NodeName, AnEmptyLazarusNodeCountsAsUnset) {
+  ScopedVariable lazarus_node("LAZARUS_NODE", "");
+  ScopedVariable slurm_node("SLURMD_NODENAME", "cn042");
+  EXPECT_EQ(this_node_name(), "cn042");
+}
+
+TEST(ExpandNodeName, ReplacesEveryPercentNWithTheNode) {
+  EXPECT_EQ(expand_node_name("/tmp/lazarus/%N", "cn042"), std::filesystem::path("/tmp/lazarus/cn042"));
+  EXPECT_EQ(expand_node_name("/scratch/%N/ckpt-%N", "n1"), std::filesystem::path("/scratch/n1/ckpt-n1"));
+  EXPECT_EQ(expand_node_name("rel/%N", "n1"), std::filesystem::path("rel/n1"));
+}
+
+TEST(ExpandNodeName, LeavesAFolderWithoutPercentNAlone) {
+  EXPECT_EQ(expand_node_name("/dev/shm", "cn042"), std::filesystem::path("/dev/shm"));
+  EXPECT_EQ(expand_node_name("/dev/shm/%n", "cn042"), std::filesystem::path("/dev/shm/%n"));
+  EXPECT_EQ(expand_node_name("/dev/shm", ""), std::filesystem::path("/dev/shm")) << "no %N: the name is not needed";
+}
+
+TEST(ExpandNodeName, ANameThatIsNotOneFolderIsAConfigError) {
+  for (const std::string node : {"", ".", "..", "a/b", "/"}) {
+    EXPECT_THROW(expand_node_name("/tmp/lazarus/%N", node), ConfigError) << "'" << node << "'";
+  }
+  try {
+    expand_node_name("/tmp/lazarus/%N", "a/b");
+  } catch (const ConfigError& error) {
+    EXPECT_NE(std::string(error.what()).find("LAZARUS_LOCAL_DIR"), std::string::npos) << error.what();
+    EXPECT_NE(std::string(error.what()).find("'a/b'"), std::string::npos) << error.what();
+  }
 }
 
 // A manifest of `rank_nodes.size()` ranks with the placement plan_placement gives.

@@ -101,6 +101,13 @@ class Session {
   // started or the last checkpoint (rank 0's clock decides). Always false when the interval is 0.
   bool need_checkpoint();
 
+  // Collective. True on every rank once `lazarus run` asked the job to take a final checkpoint and
+  // stop (before a Slurm time limit, for instance), and from then on; the ranks agree, so all of them
+  // return true at the same call, however many of them were asked. Always false when the job was not
+  // started by the launcher. Counts as progress for the launcher, like need_checkpoint(). Typical use:
+  // `if (session.should_stop()) { session.checkpoint(); break; }`. Throws Error when MPI fails.
+  bool should_stop();
+
   // Collective. Returns once every started checkpoint is committed (checkpoint() is synchronous
   // today, so this returns at once).
   void wait();

@@ -41,7 +41,8 @@ TEST(HeartbeatProtocol, HelloRoundTrips) {
 }
 
 TEST(HeartbeatProtocol, MessagesWithoutFieldsRoundTrip) {
-  for (const MessageType type : {MessageType::beat, MessageType::progress, MessageType::bye}) {
+  for (const MessageType type :
+       {MessageType::beat, MessageType::progress, MessageType::bye, MessageType::stop, MessageType::stopping}) {
     const auto decoded = decode(line_of(make_message(type)));
     ASSERT_TRUE(decoded.has_value()) << static_cast<int>(type);
     EXPECT_EQ(decoded->type, type);
@@ -65,6 +66,29 @@ TEST(HeartbeatProtocol, EncodesOneJsonObjectPerLine) {
   EXPECT_EQ(encode(make_message(MessageType::checkpoint, 7)), "{\"type\":\"checkpoint\",\"version\":7}\n");
 }
 
+// The launcher's request and the ranks' answer (Session::should_stop()), byte for byte.
+TEST(HeartbeatProtocol, EncodesStopAndStoppingAsTheirTypeAlone) {
+  EXPECT_EQ(encode(make_message(MessageType::stop)), "{\"type\":\"stop\"}\n");
+  EXPECT_EQ(encode(make_message(MessageType::stopping)), "{\"type\":\"stopping\"}\n");
+  const auto stop = decode(R"({"type":"stop"})");
+  ASSERT_TRUE(stop.has_value());
+  EXPECT_EQ(stop->type, MessageType::stop);
+  const auto stopping = decode(R"({"type":"stopping"})");
+  ASSERT_TRUE(stopping.has_value());
+  EXPECT_EQ(stopping->type, MessageType::stopping);
+}
+
+// Every type decodes back to itself from its own encoding: no name is shared or missing.
+TEST(HeartbeatProtocol, EveryTypeRoundTripsThroughItsName) {
+  for (const MessageType type : {MessageType::hello, MessageType::beat, MessageType::progress, MessageType::checkpoint,
+                                 MessageType::restore, MessageType::bye, MessageType::stop, MessageType::stopping}) {
+    Message message = type == MessageType::hello ? sample_hello() : make_message(type, 5);
+    const auto decoded = decode(line_of(message));
+    ASSERT_TRUE(decoded.has_value()) << static_cast<int>(type);
+    EXPECT_EQ(decoded->type, type) << line_of(message);
+  }
+}
+
 TEST(HeartbeatProtocol, DecodeRejectsTextThatIsNotJson) {
   EXPECT_FALSE(decode("hello"));
   EXPECT_FALSE(decode(""));
@@ -80,6 +104,8 @@ TEST(HeartbeatProtocol, DecodeRejectsJsonThatIsNotAnObject) {
 
 TEST(HeartbeatProtocol, DecodeRejectsAnUnknownOrMissingType) {
   EXPECT_FALSE(decode(R"({"type":"reboot"})"));
+  EXPECT_FALSE(decode(R"({"type":"STOP"})"));
+  EXPECT_FALSE(decode(R"({"type":"stop "})"));
   EXPECT_FALSE(decode(R"({"type":5})"));
   EXPECT_FALSE(decode(R"({"version":5})"));
 }
