@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <limits>
 #include <mutex>
 #include <optional>
 #include <string_view>
@@ -97,7 +98,15 @@ class TcpLauncherLink final : public LauncherLink {
     } catch (const std::exception&) {  // only bad_alloc: the report is best effort
     }
   }
-  void report_progress() noexcept override { send(encode(make_message(MessageType::progress))); }
+  void report_progress() noexcept override {
+    // A loop may report progress thousands of times a second; the launcher only needs to hear of it
+    // within a hang timeout (more than two intervals), so one line per half interval is plenty.
+    const auto now = Clock::now().time_since_epoch().count();
+    const auto half_interval = std::chrono::duration_cast<Clock::duration>(interval_).count() / 2;
+    auto last = last_progress_sent_.load();
+    if (now - last < half_interval || !last_progress_sent_.compare_exchange_strong(last, now)) return;
+    send(encode(make_message(MessageType::progress)));
+  }
 
   bool stop_requested() const noexcept override { return stop_requested_.load(); }
   void report_stopping() noexcept override {
@@ -199,6 +208,7 @@ class TcpLauncherLink final : public LauncherLink {
   std::mutex send_mutex_;  // one line at a time on the socket
   bool broken_ = false;
   std::atomic<bool> said_bye_ = false;
+  std::atomic<Clock::rep> last_progress_sent_{std::numeric_limits<Clock::rep>::min() / 2};
   std::atomic<bool> said_stopping_ = false;
   std::atomic<bool> stop_requested_ = false;
   std::string inbox_;      // background thread only: the line being received

@@ -11,6 +11,7 @@ packages=(
   nlohmann-json3-dev libfmt-dev libcli11-dev # manifest JSON, messages, command lines
   libgtest-dev                               # tests
   python3 python3-h5py python3-numpy         # interoperability tests read checkpoints with h5py
+  slurm-wlm munge                            # the Slurm tests run a small Slurm cluster on this machine
 )
 
 missing=()

@@ -282,7 +282,8 @@ TEST(LauncherStop, OneRankAskedStopsEveryRankAtTheSameCall) {
         EXPECT_GT(hello.pid, 0) << "rank " << rank;
         EXPECT_EQ(connection->malformed, 0) << "rank " << rank;
         EXPECT_EQ(count_of(*connection, MessageType::stopping), 1u) << "rank " << rank << " must say stopping once";
-        EXPECT_GE(count_of(*connection, MessageType::progress), 8u) << "should_stop() counts as progress";
+        // Progress lines are sent at most once per half heartbeat interval, however often it is called.
+        EXPECT_GE(count_of(*connection, MessageType::progress), 1u) << "should_stop() counts as progress";
         EXPECT_GE(count_of(*connection, MessageType::beat), 1u) << "rank " << rank;
         EXPECT_EQ(count_of(*connection, MessageType::bye), 1u) << "rank " << rank;
         EXPECT_EQ(connection->messages.back().type, MessageType::bye) << "rank " << rank;
