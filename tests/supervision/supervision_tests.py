@@ -1,5 +1,6 @@
 """`lazarus run` end to end on heat2d: detection, teardown, restart, spares, limits, usage errors.
 Usage: supervision_tests.py LAZARUS HEAT2D MPIEXEC CASE"""
+import os
 import socket
 import subprocess
 import sys
@@ -98,9 +99,21 @@ def usage_errors(setup):
         (["run", "-n", "2", "--inject", "kill rank=7 after=1s", "--", setup.heat2d], "does not exist"),
         (["run", "-n", "2", "--hang-timeout", "0.5", "--heartbeat", "0.5", "--", setup.heat2d], "hang-timeout"),
         (["frobnicate"], "subcommand"),
+        (["run", "-n", "2", "--launcher", "srun", "--", setup.heat2d], "needs a Slurm allocation"),
+        (["run", "--", setup.heat2d], "-n (the number of ranks) is required"),
     ]
-    for arguments, expected in cases:
-        out = subprocess.run([setup.lazarus, *arguments], capture_output=True, text=True, timeout=30)
+    # Outside any Slurm allocation, whatever runs the tests; then inside a made-up one.
+    outside = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}
+    allocation = dict(outside, SLURM_JOB_ID="77", SLURM_JOB_NODELIST="n[1-2]", SLURM_NTASKS_PER_NODE="2")
+    slurm_cases = [
+        (["run", "--spares", "1", "-n", "4", "--", setup.heat2d], "Slurm job 77 has 2 nodes (n[1-2])", allocation),
+        (["run", "--spares", "2", "--", setup.heat2d], "--spares 2 holds back all of them", allocation),
+        (["run", "--local-nodes", "2", "--launcher", "srun", "--", setup.heat2d], "go with --launcher mpirun", allocation),
+        (["run", "--", setup.heat2d], "SLURM_JOB_NODELIST: bad hostlist expression 'n[1-'",
+         dict(allocation, SLURM_JOB_NODELIST="n[1-")),
+    ]
+    for arguments, expected, env in [(a, e, outside) for a, e in cases] + slurm_cases:
+        out = subprocess.run([setup.lazarus, *arguments], capture_output=True, text=True, timeout=30, env=env)
         check(out.returncode == 2, f"lazarus {' '.join(arguments)}: exit {out.returncode}, expected 2\n{out.stderr}")
         check(expected in out.stdout + out.stderr, f"lazarus {' '.join(arguments)}: no '{expected}' in\n{out.stderr}")
     out = subprocess.run([setup.lazarus, "run", "--help"], capture_output=True, text=True, timeout=30)

@@ -47,8 +47,10 @@ TEST(CapturedCommand, SucceedsWhenTheCommandExitsWithZero) {
 }
 
 TEST(CapturedCommand, AProgramThatCannotBeStartedFailsWithoutThrowing) {
+  // (Two literals alone would also read as an iterator pair for the overload taking several commands.)
+  const std::vector<std::string> command{"/nonexistent/lazarus-no-such-program", "x"};
   CommandResult result;
-  EXPECT_NO_THROW(result = run_captured({"/nonexistent/lazarus-no-such-program", "x"}, seconds(5)));
+  EXPECT_NO_THROW(result = run_captured(command, seconds(5)));
   EXPECT_FALSE(result.succeeded());
   EXPECT_FALSE(result.wait_status.has_value());
   EXPECT_FALSE(result.timed_out);
