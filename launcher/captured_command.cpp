@@ -84,8 +84,8 @@ bool CommandResult::succeeded() const {
   return !timed_out && wait_status && WIFEXITED(*wait_status) && WEXITSTATUS(*wait_status) == 0;
 }
 
-std::vector<CommandResult> run_captured(const std::vector<std::vector<std::string>>& commands,
-                                        std::chrono::milliseconds limit) {
+std::vector<CommandResult> run_captured_all(const std::vector<std::vector<std::string>>& commands,
+                                            std::chrono::milliseconds limit) {
   const auto deadline = Clock::now() + limit;
   std::vector<Running> running;
   for (const auto& command : commands) {
@@ -105,6 +105,7 @@ std::vector<CommandResult> run_captured(const std::vector<std::vector<std::strin
       int status = 0;
       if (::waitpid(r.pid, &status, WNOHANG) == r.pid) {
         drain(r);  // what it wrote before it ended
+        ::kill(-r.pid, SIGKILL);  // what it left in the background (the group outlives its leader)
         r.result.wait_status = status;
         r.done = true;
         continue;
@@ -130,7 +131,7 @@ std::vector<CommandResult> run_captured(const std::vector<std::vector<std::strin
 }
 
 CommandResult run_captured(const std::vector<std::string>& command, std::chrono::milliseconds limit) {
-  return run_captured(std::vector<std::vector<std::string>>{command}, limit).front();
+  return run_captured_all({command}, limit).front();
 }
 
 void start_detached(const std::vector<std::string>& command) { spawn(command, false); }

@@ -16,10 +16,12 @@ struct CommandResult {
 };
 
 // Runs every command at once (PATH lookup), each in a process group of its own with stdout and stderr
-// captured, and waits until all have ended or `limit` passed; what still runs then is killed with
-// its whole group. Results are in the order of `commands`. Never throws for a command that fails.
-std::vector<CommandResult> run_captured(const std::vector<std::vector<std::string>>& commands,
-                                        std::chrono::milliseconds limit);
+// captured, and waits until all have ended or `limit` passed. A command still running then is killed
+// with its whole group; one that ended has its group killed too, so that nothing it started in the
+// background outlives it. Results are in the order of `commands`. Never throws for a command that
+// fails.
+std::vector<CommandResult> run_captured_all(const std::vector<std::vector<std::string>>& commands,
+                                            std::chrono::milliseconds limit);
 CommandResult run_captured(const std::vector<std::string>& command, std::chrono::milliseconds limit);
 
 // Starts `command` and does not wait for it (its output goes nowhere). For a command that may block

@@ -65,10 +65,11 @@ std::optional<double> parse_slurm_time_left(std::string_view text) {
     if (colon == std::string_view::npos) break;
     clock = clock.substr(colon + 1);
   }
-  if (fields.size() > 3 || (days == 0 && fields.size() < 2)) throw bad();
+  const bool with_days = text.find('-') != std::string_view::npos;
+  if (fields.size() > 3 || (!with_days && fields.size() < 2)) throw bad();
   // With days: "D-HH", "D-HH:MM", "D-HH:MM:SS"; without: "M:SS" or "H:MM:SS".
   long hours = 0, minutes = 0, seconds = 0;
-  if (days > 0 || text.find('-') != std::string_view::npos) {
+  if (with_days) {
     hours = fields[0];
     minutes = fields.size() > 1 ? fields[1] : 0;
     seconds = fields.size() > 2 ? fields[2] : 0;

@@ -56,7 +56,7 @@ class SrunBackend final : public LaunchBackend {
       probes.push_back({settings_.srun, "--job-name=lazarus-probe", "--nodes=1", "--ntasks=1", "--nodelist=" + node,
                         "--overlap", "--mpi=none", "--quiet", "true"});
     }
-    const auto results = run_captured(probes, settings_.probe_timeout);
+    const auto results = run_captured_all(probes, settings_.probe_timeout);
     std::vector<std::string> silent;
     for (std::size_t i = 0; i < nodes.size(); ++i) {
       if (!results[i].succeeded()) silent.push_back(nodes[i]);

@@ -188,6 +188,18 @@ bool agreed(bool ok) {
 }
 
 // The launcher's variables for this rank; `connect` false leaves LAZARUS_LAUNCHER unset.
+// Rank 0's process hosts the fake launcher (nullptr elsewhere); every rank learns its port.
+std::pair<std::unique_ptr<FakeLauncher>, int> fake_launcher_on_rank_0() {
+  std::unique_ptr<FakeLauncher> launcher;
+  int port = 0;
+  if (world_rank() == 0) {
+    launcher = std::make_unique<FakeLauncher>();
+    port = launcher->port();
+  }
+  MPI_Bcast(&port, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  return {std::move(launcher), port};
+}
+
 struct LauncherEnvironment {
   LauncherEnvironment(int port, bool connect, const char* heartbeat_seconds = "0.05")
       : launcher("LAZARUS_LAUNCHER", connect ? std::optional<std::string>("127.0.0.1:" + std::to_string(port))
@@ -214,13 +226,7 @@ TEST(LauncherStop, OneRankAskedStopsEveryRankAtTheSameCall) {
   SharedScratchDir scratch;
   const int ranks = world_size();
   const int target = ranks - 1;  // not rank 0, whose process hosts the launcher
-  std::unique_ptr<FakeLauncher> launcher;
-  int port = 0;
-  if (world_rank() == 0) {
-    launcher = std::make_unique<FakeLauncher>();
-    port = launcher->port();
-  }
-  MPI_Bcast(&port, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  const auto [launcher, port] = fake_launcher_on_rank_0();
   LauncherEnvironment environment(port, true);
   {
     Session session(MPI_COMM_WORLD, lazarus::testing::options_in(scratch.path()));
@@ -298,13 +304,7 @@ TEST(LauncherStop, OneRankAskedStopsEveryRankAtTheSameCall) {
 TEST(LauncherStop, RanksWithoutALinkStopWithTheRankThatHasOne) {
   SharedScratchDir scratch;
   const int target = world_size() - 1;
-  std::unique_ptr<FakeLauncher> launcher;
-  int port = 0;
-  if (world_rank() == 0) {
-    launcher = std::make_unique<FakeLauncher>();
-    port = launcher->port();
-  }
-  MPI_Bcast(&port, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  const auto [launcher, port] = fake_launcher_on_rank_0();
   LauncherEnvironment environment(port, world_rank() == target);
   {
     Session session(MPI_COMM_WORLD, lazarus::testing::options_in(scratch.path()));
@@ -338,13 +338,7 @@ TEST(LauncherStop, RanksWithoutALinkStopWithTheRankThatHasOne) {
 // the next beat.
 TEST(LauncherStop, TheLinkEndsPromptlyBetweenLongHeartbeats) {
   SharedScratchDir scratch;
-  std::unique_ptr<FakeLauncher> launcher;
-  int port = 0;
-  if (world_rank() == 0) {
-    launcher = std::make_unique<FakeLauncher>();
-    port = launcher->port();
-  }
-  MPI_Bcast(&port, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  const auto [launcher, port] = fake_launcher_on_rank_0();
   LauncherEnvironment environment(port, true, "30");
   std::chrono::steady_clock::time_point ending;
   {

@@ -58,7 +58,7 @@ TEST(CapturedCommand, AProgramThatCannotBeStartedFailsWithoutThrowing) {
 
 TEST(CapturedCommand, RunsSeveralCommandsAtOnceAndKeepsTheirOrder) {
   const auto start = Clock::now();
-  const auto results = run_captured({{"sh", "-c", "sleep 0.5; echo first"},
+  const auto results = run_captured_all({{"sh", "-c", "sleep 0.5; echo first"},
                                      {"sh", "-c", "sleep 0.5; echo second; exit 1"},
                                      {"sh", "-c", "sleep 0.5; echo third"}},
                                     seconds(10));
@@ -85,6 +85,19 @@ TEST(CapturedCommand, TheLimitKillsTheCommandsWholeProcessGroup) {
   EXPECT_FALSE(result.succeeded());
   EXPECT_LT(elapsed, seconds(5));  // a bound that shows the limit acted, not a performance target
   // The background sleep too: it was in the group. SIGKILL is delivered at once, but give /proc a moment.
+  std::vector<pid_t> left;
+  for (int i = 0; i < 100; ++i) {
+    left = live_processes_running({"sleep", duration});
+    if (left.empty()) break;
+    ::usleep(10000);
+  }
+  EXPECT_TRUE(left.empty()) << left.size() << " 'sleep " << duration << "' still running";
+}
+
+TEST(CapturedCommand, WhatAFinishedCommandLeftInTheBackgroundIsKilled) {
+  const std::string duration = unique_sleep(30);
+  const CommandResult result = run_captured({"sh", "-c", "sleep " + duration + " & echo done"}, seconds(5));
+  EXPECT_TRUE(result.succeeded()) << result.output;
   std::vector<pid_t> left;
   for (int i = 0; i < 100; ++i) {
     left = live_processes_running({"sleep", duration});

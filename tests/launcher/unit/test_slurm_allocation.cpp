@@ -35,6 +35,7 @@ TEST(SlurmTimeLeft, DaysWithHoursAndOptionallyMinutesAndSeconds) {
   EXPECT_EQ(parse_slurm_time_left("2-03:04:05"), 2 * 86400.0 + 3 * 3600.0 + 4 * 60.0 + 5.0);
   EXPECT_EQ(parse_slurm_time_left("1-02"), 93600.0);
   EXPECT_EQ(parse_slurm_time_left("1-02:03"), 93780.0);
+  EXPECT_EQ(parse_slurm_time_left("0-05"), 18000.0);  // a day count of 0 is still the "D-HH" form
 }
 
 TEST(SlurmTimeLeft, AcceptsSqueuesTrailingNewline) {
