@@ -418,9 +418,17 @@ int Supervisor::run() {
     const AttemptOutcome outcome = run_attempt(attempt);
     if (interrupted) return finish(128 + interrupted, "interrupted");
     if (outcome.stopped) {
-      events_.record("stopped", {{"attempt", attempt}, {"reason", stop_reason().value_or("requested")}},
-                     fmt::format("stopped: the job took its final checkpoint and ended in attempt {} (resubmit it to "
-                                 "continue)", attempt));
+      // The next job starts from the global level: say whether the final checkpoint reached it.
+      const std::uint64_t global = newest_global_version().first;
+      const bool flushed = global >= newest_reported_;
+      events_.record("stopped",
+                     {{"attempt", attempt}, {"reason", stop_reason().value_or("requested")},
+                      {"global_version", global}, {"newest_version", newest_reported_}},
+                     flushed ? fmt::format("stopped: the job took its final checkpoint (version {}, at the global level) "
+                                           "and ended in attempt {}; resubmit it to continue", global, attempt)
+                             : fmt::format("stopped: the job ended in attempt {}, but the global level holds version {} "
+                                           "only, not version {}: a resubmitted job continues from version {} unless "
+                                           "it runs on the same nodes", attempt, global, newest_reported_, global));
       return finish(kExitStopped, "stopped");
     }
     if (outcome.finished) {

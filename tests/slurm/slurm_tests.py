@@ -121,6 +121,8 @@ def time_limit_stops_and_resubmission_continues(setup, cluster):
     check(stopped and 0 < int(stopped[1]) < steps, f"heat2d did not stop early with a checkpoint\n{first.explain()}")
     check(checksum_in(first.text) is None, "the stopped job printed a final checksum")
     version = int(stopped[2])
+    final = first.events("stopped")[-1]
+    check(final["global_version"] == version == final["newest_version"], f"stopped event: {final}")
     check((first.checkpoints / "default" / f"v{version:010d}" / "manifest.json").exists(),
           f"the final version {version} is not complete at the global level")
 

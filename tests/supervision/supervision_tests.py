@@ -1,13 +1,17 @@
 """`lazarus run` end to end on heat2d: detection, teardown, restart, spares, limits, usage errors.
 Usage: supervision_tests.py LAZARUS HEAT2D MPIEXEC CASE"""
+import json
 import os
+import re
+import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
 
-from harness import check, checksum_in, lazarus_run, main, reference_checksum
+from harness import HEAT2D_ARGS, Run, check, check_nothing_left, checksum_in, lazarus_run, main, reference_checksum
+from harness import shm_entries
 
 STEPS = 9000  # about 6 to 8 s on 2 cores with 4 ranks
 
@@ -167,9 +171,49 @@ def heartbeat_channel_rejects_intruders(setup):
           len(run.of("connection_rejected")) >= 5, "the flood was not reported")
 
 
+def sigusr1_stops_with_a_final_checkpoint(setup):
+    """SIGUSR1 to lazarus run (what `#SBATCH --signal=B:USR1@T` sends before a time limit): heat2d takes a
+    final checkpoint and stops, the launcher ends with status 6; run again, the job continues from there."""
+    job = "usr1"
+    events_file = setup.work / job / "events.jsonl"
+    options = ["-n", "4", "--local-nodes", "2", "--ranks-per-node", "2"]
+    command = [setup.lazarus, "run", "--dir", str(setup.work), "--job", job, *options, "--", setup.heat2d,
+               *HEAT2D_ARGS, "--steps", str(STEPS), "--pause-ms", "1"]
+    shm_before = shm_entries()
+    launcher = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def events():
+        if not events_file.exists():
+            return []
+        return [json.loads(line) for line in events_file.read_text().splitlines() if line.strip()]
+
+    deadline = time.monotonic() + 60
+    while not any(e["event"] == "checkpoint" and e["version"] >= 5 for e in events()):
+        check(launcher.poll() is None and time.monotonic() < deadline, "the job ended or stalled before version 5")
+        time.sleep(0.05)
+    launcher.send_signal(signal.SIGUSR1)
+    stdout, stderr = launcher.communicate(timeout=120)
+    stopped = Run(launcher.returncode, stdout, stderr, events(), 0)
+    check_nothing_left(setup, job, shm_before, stopped)
+    check(stopped.returncode == 6, f"expected exit status 6 (stopped)\n{stopped.explain()}")
+    requested = stopped.of("stop_requested")
+    check(requested and requested[0]["reason"] == "SIGUSR1 received", f"no stop_requested for SIGUSR1: {requested}")
+    check(stopped.of("stopping") and stopped.of("stopped"), f"no stopping/stopped events\n{stopped.explain()}")
+    check(stopped.of("summary")[-1]["outcome"] == "stopped", f"summary: {stopped.of('summary')}")
+    final = re.search(r"^stopping at step (\d+) on the launcher's request \(final checkpoint version (\d+)\)$", stdout, re.M)
+    check(final and int(final[1]) < STEPS, f"heat2d did not stop with a final checkpoint\n{stdout[-2000:]}")
+    check(checksum_in(stdout) is None, "the stopped job printed a checksum")
+
+    again = lazarus_run(setup, job, options, steps=STEPS)
+    finished_bit_exact(setup, again)
+    resumed = again.of("resumed")[-1]
+    check(resumed["version"] == int(final[2]), f"resumed {resumed['version']}, not the final version {final[2]}")
+
+
 CASES = {f.__name__: f for f in [rank_kill_restarts_bit_exact, node_kill_relaunches_on_spare,
                                  hang_is_detected_and_restarted, spares_exhausted, restarts_exhausted, no_progress,
-                                 usage_errors, heartbeat_channel_rejects_intruders]}
+                                 usage_errors, heartbeat_channel_rejects_intruders,
+                                 sigusr1_stops_with_a_final_checkpoint]}
 
 if __name__ == "__main__":
     sys.exit(main(CASES))
