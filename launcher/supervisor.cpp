@@ -85,9 +85,14 @@ std::map<std::string, std::filesystem::path> Supervisor::local_job_dirs() const 
 
 std::pair<std::uint64_t, std::optional<double>> Supervisor::newest_complete_version() const {
   // The node-local levels (what the ranks will try first) and the global level, whichever is newer.
-  auto newest = detail::newest_local_version(local_job_dirs());
+  const auto dirs = local_job_dirs();
+  auto newest = detail::newest_local_version(dirs);
   const auto global = newest_global_version();
-  return global.first > newest.first ? global : newest;
+  if (global.first > newest.first) newest = global;
+  // Real hosts' local folders cannot be read from here: what the ranks reported committed stands for
+  // them (each rank reports a version only once it is complete on every rank).
+  if (dirs.empty() && newest_reported_ > newest.first) newest = {newest_reported_, newest_reported_unix_};
+  return newest;
 }
 
 std::pair<std::uint64_t, std::optional<double>> Supervisor::newest_global_version() const {
@@ -233,7 +238,10 @@ Supervisor::AttemptOutcome Supervisor::run_attempt(int attempt) {
     }
     if (detector.newest_checkpoint() > checkpoint_reported) {
       checkpoint_reported = detector.newest_checkpoint();  // every rank reports it; one line per version
-      newest_reported_ = std::max<std::uint64_t>(newest_reported_, checkpoint_reported);
+      if (checkpoint_reported > newest_reported_) {
+        newest_reported_ = checkpoint_reported;
+        newest_reported_unix_ = unix_seconds_now();
+      }
       events_.record("checkpoint", {{"attempt", attempt}, {"version", checkpoint_reported}},
                      fmt::format("checkpoint version {} committed", checkpoint_reported));
     }

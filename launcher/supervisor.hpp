@@ -34,7 +34,8 @@ class Supervisor {
   double attempt_started_unix_ = 0;  // wall clock at the current attempt's launch
   LaunchPlan plan_for(int attempt, const std::string& shm_dir) const;
   void fire_due_faults(const FailureDetector& detector, int attempt);
-  // Newest complete version in the checkpoint folder (0: none) and when it was committed.
+  // Newest complete version (0: none) and when it was committed: at the global level, in a logical
+  // node's folder, or, for real hosts whose folders the launcher cannot read, as the ranks reported it.
   std::pair<std::uint64_t, std::optional<double>> newest_complete_version() const;
   // The global level's newest complete version alone.
   std::pair<std::uint64_t, std::optional<double>> newest_global_version() const;
@@ -62,6 +63,7 @@ class Supervisor {
   std::optional<Clock::time_point> last_fault_at_;  // when the launcher last caused a fault
   std::map<pid_t, int> injected_signals_;            // what --inject sent to whom
   std::uint64_t newest_reported_ = 0;                // newest checkpoint version any rank reported
+  double newest_reported_unix_ = 0;                  // and when it was first reported (wall clock)
   int attempts_ = 0;
   int failures_ = 0;
   double time_lost_seconds_ = 0;

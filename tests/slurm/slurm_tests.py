@@ -98,6 +98,8 @@ def node_loss_finishes_on_the_spare(setup, cluster):
     relaunch = [e for e in job.events("launch") if e["attempt"] == 2]
     check(relaunch and victim not in relaunch[0]["nodes"] and allocated[2] in relaunch[0]["nodes"]
           and relaunch[0]["slurm_job"] == str(job.id), f"attempt 2 not on the spare in job {job.id}: {relaunch}")
+    restart = job.events("restart")
+    check(restart and restart[0]["version"] >= 5, f"the restart does not name the newest version: {restart}")
     resumed = [e for e in job.events("resumed") if e["attempt"] == 2]
     check(resumed and resumed[0]["version"] >= 5, f"attempt 2 did not resume from version 5 or newer: {resumed}")
     check(resumed[0].get("level") == "local" and "partner copy" in resumed[0].get("detail", ""),
