@@ -52,6 +52,27 @@ std::vector<std::string> read_hostfile(const std::string& file) {
   return hosts;
 }
 
+// "Slurm job 7 has 2 nodes (n[1-2])": how errors name the allocation.
+std::string describe(const SlurmAllocation& slurm) {
+  return fmt::format("Slurm job {} has {} node{} ({})", slurm.job_id, slurm.nodes.size(),
+                     slurm.nodes.size() == 1 ? "" : "s", slurm.nodelist);
+}
+
+// Inside an allocation the command line may leave the placement to Slurm: the ranks per node are the
+// allocation's tasks per node, and -n fills the nodes not held back as spares.
+void fill_from_allocation(RunOptions& o, const SlurmAllocation& slurm, bool ranks_per_node_given) {
+  const int usable = static_cast<int>(slurm.nodes.size()) - o.spares;
+  if (usable <= 0) {
+    throw UsageError(fmt::format("{} and --spares {} holds back all of them: ask sbatch for more nodes, or for fewer "
+                                 "spares", describe(slurm), o.spares));
+  }
+  if (!ranks_per_node_given && slurm.tasks_per_node) o.ranks_per_node = *slurm.tasks_per_node;
+  const bool per_node_known = ranks_per_node_given || slurm.tasks_per_node;
+  if (o.ranks == 0 && per_node_known) o.ranks = usable * o.ranks_per_node;
+  if (o.ranks == 0 && slurm.tasks && o.spares == 0) o.ranks = *slurm.tasks;
+  if (o.ranks > 0 && !per_node_known) o.ranks_per_node = (o.ranks + usable - 1) / usable;  // spread evenly
+}
+
 }  // namespace
 
 RunCommand::RunCommand(CLI::App& app) {
@@ -158,25 +179,9 @@ int RunCommand::execute() {
   if (slurm) o.slurm_job_id = slurm->job_id;
   const bool slurm_nodes = slurm && !node_options;
   if (slurm_nodes) {
-    // The allocation decides what the command line leaves open: tasks per node, and the rank count.
-    const int usable = static_cast<int>(slurm->nodes.size()) - o.spares;
-    if (command_->count("--ranks-per-node") == 0 && slurm->tasks_per_node) o.ranks_per_node = *slurm->tasks_per_node;
-    if (o.ranks == 0 && usable > 0) {
-      if (command_->count("--ranks-per-node") > 0 || slurm->tasks_per_node) {
-        o.ranks = usable * o.ranks_per_node;
-      } else if (slurm->tasks && o.spares == 0) {
-        o.ranks = *slurm->tasks;
-      }
-    }
-    if (o.ranks > 0 && command_->count("--ranks-per-node") == 0 && !slurm->tasks_per_node && usable > 0) {
-      o.ranks_per_node = (o.ranks + usable - 1) / usable;
-    }
+    fill_from_allocation(o, *slurm, command_->count("--ranks-per-node") > 0);
+    // One value for every rank; the runtime puts each node's name in place of %N.
     if (command_->count("--local-root") > 0) o.node_local_dir = (o.local_root / "%N").string();
-    if (usable <= 0) {
-      throw UsageError(fmt::format("Slurm job {} has {} node{} ({}) and --spares {} holds back all of them: ask sbatch "
-                                   "for more nodes, or for fewer spares", slurm->job_id, slurm->nodes.size(),
-                                   slurm->nodes.size() == 1 ? "" : "s", slurm->nodelist, o.spares));
-    }
   }
   if (o.ranks == 0) {
     throw UsageError(slurm_nodes ? fmt::format("give -n: Slurm job {} does not say how many tasks per node "
@@ -208,9 +213,8 @@ int RunCommand::execute() {
     pool.assign(o.ranks, o.ranks_per_node, o.spares);
   } catch (const UsageError& error) {
     if (!slurm_nodes) throw;
-    throw UsageError(fmt::format("{}: Slurm job {} has {} node{} ({}); ask sbatch for more nodes, or for fewer ranks "
-                                 "or spares", error.what(), slurm->job_id, slurm->nodes.size(),
-                                 slurm->nodes.size() == 1 ? "" : "s", slurm->nodelist));
+    throw UsageError(fmt::format("{}: {}; ask sbatch for more nodes, or for fewer ranks or spares", error.what(),
+                                 describe(*slurm)));
   }
   // Ranks on other hosts must reach the launcher over the network; logical nodes stay on loopback.
   char host[256] = {};
