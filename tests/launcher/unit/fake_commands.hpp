@@ -65,4 +65,15 @@ inline std::vector<pid_t> live_processes_running(const std::vector<std::string>&
   return found;
 }
 
+// The same, once none is left or about a second passed: a SIGKILLed process needs a moment to leave
+// /proc.
+inline std::vector<pid_t> processes_left_running(const std::vector<std::string>& argv) {
+  std::vector<pid_t> left = live_processes_running(argv);
+  for (int i = 0; i < 100 && !left.empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    left = live_processes_running(argv);
+  }
+  return left;
+}
+
 }  // namespace lazarus::testing

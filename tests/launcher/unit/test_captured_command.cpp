@@ -17,7 +17,7 @@
 namespace lazarus::launcher {
 namespace {
 
-using lazarus::testing::live_processes_running;
+using lazarus::testing::processes_left_running;
 using lazarus::testing::ScratchDir;
 using lazarus::testing::wait_for_line;
 using std::chrono::milliseconds;
@@ -85,12 +85,7 @@ TEST(CapturedCommand, TheLimitKillsTheCommandsWholeProcessGroup) {
   EXPECT_FALSE(result.succeeded());
   EXPECT_LT(elapsed, seconds(5));  // a bound that shows the limit acted, not a performance target
   // The background sleep too: it was in the group. SIGKILL is delivered at once, but give /proc a moment.
-  std::vector<pid_t> left;
-  for (int i = 0; i < 100; ++i) {
-    left = live_processes_running({"sleep", duration});
-    if (left.empty()) break;
-    ::usleep(10000);
-  }
+  const std::vector<pid_t> left = processes_left_running({"sleep", duration});
   EXPECT_TRUE(left.empty()) << left.size() << " 'sleep " << duration << "' still running";
 }
 
@@ -98,12 +93,7 @@ TEST(CapturedCommand, WhatAFinishedCommandLeftInTheBackgroundIsKilled) {
   const std::string duration = unique_sleep(30);
   const CommandResult result = run_captured({"sh", "-c", "sleep " + duration + " & echo done"}, seconds(5));
   EXPECT_TRUE(result.succeeded()) << result.output;
-  std::vector<pid_t> left;
-  for (int i = 0; i < 100; ++i) {
-    left = live_processes_running({"sleep", duration});
-    if (left.empty()) break;
-    ::usleep(10000);
-  }
+  const std::vector<pid_t> left = processes_left_running({"sleep", duration});
   EXPECT_TRUE(left.empty()) << left.size() << " 'sleep " << duration << "' still running";
 }
 

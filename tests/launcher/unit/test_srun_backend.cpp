@@ -17,7 +17,7 @@
 namespace lazarus::launcher {
 namespace {
 
-using lazarus::testing::live_processes_running;
+using lazarus::testing::processes_left_running;
 using lazarus::testing::read_text;
 using lazarus::testing::ScratchDir;
 using lazarus::testing::wait_for_line;
@@ -110,13 +110,7 @@ TEST(SrunBackend, NodesWhoseProbeFailsOrOutlivesTheTimeoutAreUnreachable) {
   const auto elapsed = Clock::now() - start;
   EXPECT_EQ(silent, (std::vector<std::string>{"bad", "slow"}));
   EXPECT_LT(elapsed, std::chrono::seconds(5));  // the timeout ended the slow probe; not a performance target
-  std::vector<pid_t> left;
-  for (int i = 0; i < 100; ++i) {
-    left = live_processes_running({"sleep", slow_sleep});
-    if (left.empty()) break;
-    std::this_thread::sleep_for(milliseconds(10));
-  }
-  EXPECT_TRUE(left.empty()) << "the slow probe's sleep still runs";
+  EXPECT_TRUE(processes_left_running({"sleep", slow_sleep}).empty()) << "the slow probe's sleep still runs";
 }
 
 TEST(SrunBackend, NoNodesNoneUnreachable) {
