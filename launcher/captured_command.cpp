@@ -27,12 +27,13 @@ struct Running {
   bool done = false;
 };
 
-// Spawns `command` in a new process group with stdout and stderr into a pipe; pid -1 when it fails.
+// Spawns `command` in a new process group with stdout and stderr into a pipe (`capture`) or to
+// /dev/null; pid -1 when it fails.
 Running spawn(const std::vector<std::string>& command, bool capture) {
   Running running;
   if (command.empty()) return running;
   std::array<int, 2> pipe_ends{-1, -1};
-  if (::pipe2(pipe_ends.data(), O_CLOEXEC) != 0) return running;
+  if (capture && ::pipe2(pipe_ends.data(), O_CLOEXEC) != 0) return running;
   backends::FileDescriptor read_end(pipe_ends[0]);
   backends::FileDescriptor write_end(pipe_ends[1]);
   posix_spawn_file_actions_t actions;

@@ -198,13 +198,10 @@ class SlurmCluster:
         return int(result.stdout.strip().split(";")[0])
 
     def job_state(self, job):
-        result = self.command(["scontrol", "show", "job", "-o", str(job)], check=False)
-        for field in result.stdout.split():
-            if field.startswith("JobState="):
-                return field.split("=", 1)[1]
-        return "UNKNOWN"
+        return self.job_field(job, "JobState") or "UNKNOWN"
 
     def job_field(self, job, name):
+        """One `Name=value` field of `scontrol show job` (None when the job or the field is unknown)."""
         result = self.command(["scontrol", "show", "job", "-o", str(job)], check=False)
         for field in result.stdout.split():
             if field.startswith(name + "="):

@@ -3,7 +3,6 @@ case (slurm_cluster.py): the sbatch example survives a node's death on its spare
 stops with a final checkpoint before the time limit and continues when submitted again, and a job
 that needs more nodes than the allocation has is refused clearly. No process is left behind.
 Usage: slurm_tests.py LAZARUS HEAT2D MPIEXEC EXPAND_HOSTLIST EXAMPLE_SBATCH CASE"""
-import json
 import re
 import subprocess
 import sys
@@ -11,7 +10,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "supervision"))
-from harness import check, checksum_in, processes_of_job, reference_checksum  # noqa: E402
+from harness import check, checksum_in, processes_of_job, read_events, reference_checksum  # noqa: E402
 from harness import Setup, TestFailure  # noqa: E402
 from slurm_cluster import SlurmCluster  # noqa: E402
 
@@ -31,16 +30,11 @@ class Job:
                     "CHECKPOINTS": str(self.checkpoints), "LOCAL_ROOT": str(cluster.root / "tmpfs"),
                     "STOP_BEFORE": str(stop_before)}
         self.id = cluster.sbatch([*sbatch_args, f"--output={self.output}", setup.example], extra_env=self.env)
-        self.first_event = len(self.all_events())
-
-    def all_events(self):
-        if not self.events_file.exists():
-            return []
-        return [json.loads(line) for line in self.events_file.read_text().splitlines() if line.strip()]
+        self.first_event = len(read_events(self.events_file))
 
     def events(self, kind=None):
         """This submission's events (the events file keeps every run of the job)."""
-        mine = self.all_events()[self.first_event:]
+        mine = read_events(self.events_file)[self.first_event:]
         return [e for e in mine if kind is None or e["event"] == kind]
 
     def wait_for(self, predicate, what, timeout=120):

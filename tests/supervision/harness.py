@@ -68,6 +68,15 @@ def shm_entries():
     return {p.name for p in Path("/dev/shm").iterdir()}
 
 
+def read_events(events_file):
+    """The JSON events of a `lazarus run` events file, oldest first (none when it does not exist). Safe
+    while the launcher writes: a last line without its newline yet is left for the next read."""
+    if not events_file.exists():
+        return []
+    complete = events_file.read_text().split("\n")[:-1]
+    return [json.loads(line) for line in complete if line.strip()]
+
+
 def lazarus_run(setup, job, options, program=None, steps=6000, timeout=600, env=None):
     """Runs `lazarus run OPTIONS -- heat2d ...` for a job of its own; returns a Run. `env`: variables
     added to the environment (LAZARUS_REDUNDANCY, ...)."""
@@ -78,10 +87,7 @@ def lazarus_run(setup, job, options, program=None, steps=6000, timeout=600, env=
     start = time.monotonic()
     out = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=dict(os.environ, **(env or {})))
     duration = time.monotonic() - start
-    events = []
-    if events_file.exists():
-        events = [json.loads(line) for line in events_file.read_text().splitlines() if line.strip()]
-    run = Run(out.returncode, out.stdout, out.stderr, events, duration)
+    run = Run(out.returncode, out.stdout, out.stderr, read_events(events_file), duration)
     check_nothing_left(setup, job, shm_before, run)
     return run
 

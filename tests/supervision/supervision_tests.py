@@ -1,6 +1,5 @@
 """`lazarus run` end to end on heat2d: detection, teardown, restart, spares, limits, usage errors.
 Usage: supervision_tests.py LAZARUS HEAT2D MPIEXEC CASE"""
-import json
 import os
 import re
 import signal
@@ -11,7 +10,7 @@ import threading
 import time
 
 from harness import HEAT2D_ARGS, Run, check, check_nothing_left, checksum_in, lazarus_run, main, reference_checksum
-from harness import shm_entries
+from harness import read_events, shm_entries
 
 STEPS = 9000  # about 6 to 8 s on 2 cores with 4 ranks
 
@@ -132,11 +131,9 @@ def heartbeat_channel_rejects_intruders(setup):
         events_file = setup.work / "intruders" / "events.jsonl"
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and "value" not in address:
-            if events_file.exists():
-                for line in events_file.read_text().splitlines():
-                    if '"heartbeat_address"' in line:
-                        import json
-                        address["value"] = json.loads(line)["heartbeat_address"]
+            for event in read_events(events_file):
+                if "heartbeat_address" in event:
+                    address["value"] = event["heartbeat_address"]
             time.sleep(0.05)
         host, port = address["value"].rsplit(":", 1)
         time.sleep(1.0)  # the ranks are connected and working by now
@@ -182,18 +179,13 @@ def sigusr1_stops_with_a_final_checkpoint(setup):
     shm_before = shm_entries()
     launcher = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
-    def events():
-        if not events_file.exists():
-            return []
-        return [json.loads(line) for line in events_file.read_text().splitlines() if line.strip()]
-
     deadline = time.monotonic() + 60
-    while not any(e["event"] == "checkpoint" and e["version"] >= 5 for e in events()):
+    while not any(e["event"] == "checkpoint" and e["version"] >= 5 for e in read_events(events_file)):
         check(launcher.poll() is None and time.monotonic() < deadline, "the job ended or stalled before version 5")
         time.sleep(0.05)
     launcher.send_signal(signal.SIGUSR1)
     stdout, stderr = launcher.communicate(timeout=120)
-    stopped = Run(launcher.returncode, stdout, stderr, events(), 0)
+    stopped = Run(launcher.returncode, stdout, stderr, read_events(events_file), 0)
     check_nothing_left(setup, job, shm_before, stopped)
     check(stopped.returncode == 6, f"expected exit status 6 (stopped)\n{stopped.explain()}")
     requested = stopped.of("stop_requested")
