@@ -5,8 +5,8 @@
 
 #include <fmt/format.h>
 
-#include "runtime/manifest.hpp"
-#include "runtime/version_catalog.hpp"
+#include "runtime/format/manifest.hpp"
+#include "runtime/format/version_catalog.hpp"
 
 namespace fs = std::filesystem;
 

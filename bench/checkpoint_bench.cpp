@@ -40,8 +40,8 @@
 #include "bench/bench_multilevel.hpp"
 #include "bench/bench_report.hpp"
 #include "lazarus/lazarus.hpp"
-#include "runtime/manifest.hpp"
-#include "runtime/version_catalog.hpp"
+#include "runtime/format/manifest.hpp"
+#include "runtime/format/version_catalog.hpp"
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;

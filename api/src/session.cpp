@@ -1,11 +1,11 @@
-// lazarus::Session forwards to the engine (runtime/engine.hpp); this file only adapts the public API.
+// lazarus::Session forwards to the engine (runtime/engine/engine.hpp); this file only adapts the public API.
 #include "lazarus/session.hpp"
 
 #include <cstdio>
 #include <exception>
 
 #include "backends/cuda/device_memory.hpp"
-#include "runtime/engine.hpp"
+#include "runtime/engine/engine.hpp"
 
 namespace lazarus {
 

@@ -28,7 +28,7 @@
 #include "../scoped_environment.hpp"
 #include "backends/posix/durable_io.hpp"
 #include "mpi_test_support.hpp"
-#include "runtime/heartbeat_protocol.hpp"
+#include "runtime/heartbeat/heartbeat_protocol.hpp"
 
 namespace {
 

@@ -1,5 +1,5 @@
-// The Young/Daly checkpoint interval (runtime/checkpoint_interval.hpp).
-#include "runtime/checkpoint_interval.hpp"
+// The Young/Daly checkpoint interval (runtime/engine/checkpoint_interval.hpp).
+#include "runtime/engine/checkpoint_interval.hpp"
 
 #include <cmath>
 

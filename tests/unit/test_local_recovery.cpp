@@ -1,10 +1,10 @@
-// Planning a restart from the node-local levels (runtime/local_recovery.hpp). plan_recovery: a rank's
+// Planning a restart from the node-local levels (runtime/levels/recovery_plan.hpp). plan_recovery: a rank's
 // file read in place, a partner copy on its own node, a fetch from another node (its own file before
 // a partner copy), an XOR rebuild from the rest of its group, and no plan (with a reason naming the
 // rank) when the file cannot be had; files of the wrong size and `bad` sources do not count. Also the
 // plan's and a node inventory's text round trips, scan_node_folder on a real folder, and the lines
 // describe_rebuilt prints.
-#include "runtime/local_recovery.hpp"
+#include "runtime/levels/recovery_plan.hpp"
 
 #include <cstdint>
 #include <filesystem>
@@ -19,9 +19,9 @@
 #include <gtest/gtest.h>
 
 #include "lazarus/errors.hpp"
-#include "runtime/manifest.hpp"
-#include "runtime/placement.hpp"
-#include "runtime/version_catalog.hpp"
+#include "runtime/format/manifest.hpp"
+#include "runtime/levels/placement.hpp"
+#include "runtime/format/version_catalog.hpp"
 #include "test_scratch_dir.hpp"
 
 namespace lazarus::detail {

@@ -4,7 +4,7 @@
 #include <fstream>
 
 #include "lazarus/errors.hpp"
-#include "runtime/manifest.hpp"
+#include "runtime/format/manifest.hpp"
 #include "test_scratch_dir.hpp"
 
 namespace lazarus::detail {

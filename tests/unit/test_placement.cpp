@@ -5,7 +5,7 @@
 // and a Manifest's placement through serialize_manifest / parse_manifest (absent, round trip, and the
 // lists that must match nranks). The node's name (LAZARUS_NODE, else SLURMD_NODENAME) and `%N` in
 // the node-local folder.
-#include "runtime/placement.hpp"
+#include "runtime/levels/placement.hpp"
 
 #include <optional>
 #include <set>
@@ -19,8 +19,8 @@
 #include <xxhash.h>
 
 #include "lazarus/errors.hpp"
-#include "runtime/manifest.hpp"
-#include "runtime/version_catalog.hpp"
+#include "runtime/format/manifest.hpp"
+#include "runtime/format/version_catalog.hpp"
 #include "../scoped_environment.hpp"
 
 namespace lazarus::detail {

@@ -1,10 +1,10 @@
-// XOR parity of a multi-level checkpoint's group (runtime/redundancy.hpp): xor_layout's segment size
+// XOR parity of a multi-level checkpoint's group (runtime/levels/redundancy.hpp): xor_layout's segment size
 // (the largest file cut into k-1 segments, at least one byte), XorLayout::offset (a member's segments
 // in stripe order, its own stripe skipped), and xor_rebuild bringing back any one member's file byte
 // for byte from the others' files and parity pieces, for groups of 2, 3 and 4 with files of different
 // sizes (1 byte, empty, sizes not divisible by k-1). The parity pieces are computed here, byte by byte,
 // as the header documents them, not with compute_xor_parity (which needs MPI).
-#include "runtime/redundancy.hpp"
+#include "runtime/levels/redundancy.hpp"
 
 #include <algorithm>
 #include <cstddef>

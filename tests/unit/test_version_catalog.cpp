@@ -2,8 +2,8 @@
 
 #include <fstream>
 
-#include "runtime/manifest.hpp"
-#include "runtime/version_catalog.hpp"
+#include "runtime/format/manifest.hpp"
+#include "runtime/format/version_catalog.hpp"
 #include "test_scratch_dir.hpp"
 
 namespace lazarus::detail {

@@ -3,7 +3,7 @@
 #include <cstdio>
 #include <exception>
 
-#include "launcher/hostlist.hpp"
+#include "launcher/resources/hostlist.hpp"
 
 int main(int argc, char** argv) {
   try {

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "launcher/captured_command.hpp"
+#include "launcher/process/captured_command.hpp"
 #include "tests/launcher/unit/fake_commands.hpp"
 #include "tests/unit/test_scratch_dir.hpp"
 

@@ -6,8 +6,8 @@
 #include <chrono>
 #include <string>
 
-#include "launcher/failure_detector.hpp"
-#include "launcher/process_tools.hpp"
+#include "launcher/supervision/failure_detector.hpp"
+#include "launcher/process/process_tools.hpp"
 
 namespace lazarus::launcher {
 namespace {

@@ -2,8 +2,8 @@
 
 #include <string>
 
-#include "launcher/fault_plan.hpp"
-#include "launcher/usage_error.hpp"
+#include "launcher/supervision/fault_plan.hpp"
+#include "launcher/cli/usage_error.hpp"
 
 namespace lazarus::launcher {
 namespace {

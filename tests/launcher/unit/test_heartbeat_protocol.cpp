@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "runtime/heartbeat_protocol.hpp"
+#include "runtime/heartbeat/heartbeat_protocol.hpp"
 
 namespace lazarus::detail {
 namespace {

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "launcher/heartbeat_server.hpp"
+#include "launcher/supervision/heartbeat_server.hpp"
 
 namespace lazarus::launcher {
 namespace {

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "launcher/hostlist.hpp"
+#include "launcher/resources/hostlist.hpp"
 
 namespace lazarus::launcher {
 namespace {

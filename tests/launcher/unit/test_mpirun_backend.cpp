@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "launcher/launch_backend.hpp"
+#include "launcher/backends/launch_backend.hpp"
 
 namespace lazarus::launcher {
 namespace {

@@ -4,8 +4,8 @@
 #include <string>
 #include <vector>
 
-#include "launcher/node_pool.hpp"
-#include "launcher/usage_error.hpp"
+#include "launcher/supervision/node_pool.hpp"
+#include "launcher/cli/usage_error.hpp"
 #include "tests/unit/test_scratch_dir.hpp"
 
 namespace lazarus::launcher {

@@ -14,7 +14,7 @@
 #include <thread>
 #include <vector>
 
-#include "launcher/process_tools.hpp"
+#include "launcher/process/process_tools.hpp"
 #include "tests/unit/test_scratch_dir.hpp"
 
 namespace lazarus::launcher {

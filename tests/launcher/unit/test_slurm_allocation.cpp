@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "launcher/slurm_allocation.hpp"
+#include "launcher/resources/slurm_allocation.hpp"
 #include "tests/launcher/unit/fake_commands.hpp"
 #include "tests/scoped_environment.hpp"
 #include "tests/unit/test_scratch_dir.hpp"

@@ -10,7 +10,7 @@
 #include <thread>
 #include <vector>
 
-#include "launcher/launch_backend.hpp"
+#include "launcher/backends/launch_backend.hpp"
 #include "tests/launcher/unit/fake_commands.hpp"
 #include "tests/unit/test_scratch_dir.hpp"
 

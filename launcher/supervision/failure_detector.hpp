@@ -1,0 +1,87 @@
+#pragma once
+// Turns what the ranks say (or stop saying) into failures: a rank whose heartbeat connection closed
+// without a "bye" died; a rank with no heartbeat, or no progress, within the hang timeout hangs.
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runtime/heartbeat/heartbeat_protocol.hpp"
+
+namespace lazarus::launcher {
+
+using Clock = std::chrono::steady_clock;
+
+struct Failure {
+  std::string kind;         // "rank_died", "hang", "job_exited"
+  int rank = -1;            // -1 when not tied to one rank
+  std::string node;
+  std::string cause;        // "signal 9 (Killed)", "exit code 3", "unknown"
+  std::string detected_by;  // how it was noticed
+  Clock::time_point detected_at;
+  Clock::time_point evidence_at;  // the last sign of life, or the injected fault's time
+};
+
+class FailureDetector {
+ public:
+  // `heartbeat_seconds`: how often ranks beat; a rank silent for three intervals is suspect.
+  FailureDetector(int ranks, double hang_timeout_seconds, double heartbeat_seconds = 0.25);
+
+  // A rank introduced itself on `connection`. Returns false for a rank number out of range or a rank
+  // already connected (the caller rejects the connection).
+  bool hello(int connection, const detail::Message& hello, Clock::time_point now);
+  // Any later message of `connection`. Checkpoints and restores count as progress, as do "progress"
+  // messages; every message counts as a heartbeat.
+  void message(int connection, const detail::Message& message, Clock::time_point now);
+  // `connection` closed: a failure unless its rank said "bye" first.
+  std::optional<Failure> closed(int connection, Clock::time_point now);
+  // A rank whose last heartbeat or progress is older than the hang timeout.
+  std::optional<Failure> check_hangs(Clock::time_point now) const;
+
+  std::vector<pid_t> pids() const;
+  // The pids of ranks that run on `host` (a pid means nothing on another machine).
+  std::vector<pid_t> pids_on(const std::string& host) const;
+  std::optional<pid_t> pid_of(int rank) const;
+  std::vector<int> ranks_on(const std::string& node) const;
+  int connected_ranks() const;
+  // Highest checkpoint version a rank reported, and the version the ranks restored (0: none).
+  std::uint64_t newest_checkpoint() const { return newest_checkpoint_; }
+  std::optional<std::uint64_t> restored_version() const { return restored_; }
+  std::optional<Clock::time_point> restored_at() const { return restored_at_; }
+  // Where the restored version came from ("local", "global"; empty when not said) and what was rebuilt.
+  const std::string& restored_level() const noexcept { return restored_level_; }
+  const std::string& restored_detail() const noexcept { return restored_detail_; }
+  // A rank said it takes its final checkpoint and stops, as the launcher asked (Session::should_stop()).
+  bool stopping() const noexcept { return stopping_; }
+
+ private:
+  struct RankState {
+    int connection = -1;
+    pid_t pid = 0;
+    std::string node;
+    bool said_bye = false;
+    bool connected = false;
+    bool restored = false;
+    Clock::time_point last_beat;
+    Clock::time_point last_progress;
+  };
+  void blame_the_silent_rank(Failure& failure, Clock::time_point now) const;
+
+  std::vector<RankState> ranks_;
+  std::map<int, int> rank_of_connection_;
+  double hang_timeout_;
+  double heartbeat_;
+  std::uint64_t newest_checkpoint_ = 0;
+  std::optional<std::uint64_t> restored_;
+  std::optional<Clock::time_point> restored_at_;
+  std::string restored_level_;
+  std::string restored_detail_;
+  bool stopping_ = false;
+
+};
+
+}  // namespace lazarus::launcher

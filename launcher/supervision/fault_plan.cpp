@@ -1,0 +1,97 @@
+#include "launcher/supervision/fault_plan.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "launcher/cli/usage_error.hpp"
+
+namespace lazarus::launcher {
+namespace {
+
+double parse_seconds(const std::string& spec, std::string text) {
+  if (!text.empty() && text.back() == 's') text.pop_back();
+  double value = -1;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc{} || end != text.data() + text.size() || !std::isfinite(value) || value < 0) {
+    throw UsageError(fmt::format("--inject '{}': after= needs seconds, e.g. after=3s", spec));
+  }
+  return value;
+}
+
+int parse_int(const std::string& spec, const std::string& key, const std::string& text) {
+  int value = -1;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc{} || end != text.data() + text.size() || value < 0) {
+    throw UsageError(fmt::format("--inject '{}': {}= needs a non-negative integer", spec, key));
+  }
+  return value;
+}
+
+}  // namespace
+
+Fault parse_fault(const std::string& spec) {
+  std::istringstream words(spec);
+  std::string verb;
+  words >> verb;
+  std::map<std::string, std::string> fields;
+  for (std::string word; words >> word;) {
+    const auto equals = word.find('=');
+    if (equals == std::string::npos) throw UsageError(fmt::format("--inject '{}': '{}' is not key=value", spec, word));
+    fields[word.substr(0, equals)] = word.substr(equals + 1);
+  }
+  auto take = [&](const std::string& key) -> std::optional<std::string> {
+    auto found = fields.find(key);
+    if (found == fields.end()) return std::nullopt;
+    std::string value = found->second;
+    fields.erase(found);
+    return value;
+  };
+  Fault fault;
+  fault.text = spec;
+  if (verb == "kill" || verb == "stop") {
+    auto rank = take("rank");
+    auto node = take("node");
+    auto after = take("after");
+    auto after_checkpoint = take("after-checkpoint");
+    if (!after && !after_checkpoint) {
+      throw UsageError(fmt::format("--inject '{}': needs after=SECONDS or after-checkpoint=VERSION", spec));
+    }
+    if (after) fault.after_seconds = parse_seconds(spec, *after);
+    if (after_checkpoint) fault.after_checkpoint = static_cast<unsigned long long>(parse_int(spec, "after-checkpoint", *after_checkpoint));
+    if (rank && !node) {
+      fault.action = verb == "kill" ? Fault::Action::kill : Fault::Action::stop;
+      fault.rank = parse_int(spec, "rank", *rank);
+    } else if (node && !rank && verb == "kill") {
+      fault.action = Fault::Action::kill_node;
+      fault.node = *node;
+    } else {
+      throw UsageError(fmt::format("--inject '{}': give rank=R (kill, stop) or node=NAME (kill)", spec));
+    }
+  } else if (verb == "crash") {
+    fault.action = Fault::Action::crash;
+    auto point = take("point");
+    auto rank = take("rank");
+    if (!point || !rank) throw UsageError(fmt::format("--inject '{}': crash needs point=P and rank=R", spec));
+    fault.point = *point;
+    static const std::set<std::string> kPoints = {"before_write", "during_write", "after_write",
+                                                  "during_commit", "after_commit", "during_restore"};
+    if (!kPoints.contains(fault.point)) {
+      throw UsageError(fmt::format("--inject '{}': unknown point '{}' (before_write, during_write, after_write, "
+                                   "during_commit, after_commit, during_restore)", spec, fault.point));
+    }
+    fault.rank = parse_int(spec, "rank", *rank);
+    if (auto version = take("version")) fault.version = static_cast<unsigned long long>(parse_int(spec, "version", *version));
+    if (auto attempt = take("attempt")) fault.attempt = parse_int(spec, "attempt", *attempt);
+  } else {
+    throw UsageError(fmt::format("--inject '{}': unknown fault '{}' (kill, stop or crash)", spec, verb));
+  }
+  if (!fields.empty()) throw UsageError(fmt::format("--inject '{}': unknown key '{}'", spec, fields.begin()->first));
+  return fault;
+}
+
+}  // namespace lazarus::launcher

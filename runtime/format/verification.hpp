@@ -1,0 +1,88 @@
+#pragma once
+// Checking stored checkpoints without touching protected memory: the checks a restore makes on one
+// rank file (shared with runtime/format/rank_piece.cpp), a whole version checked file by file with every
+// problem collected, and the catalogue of a job's versions with their sizes. `lazarus verify` and
+// `lazarus list` are thin views of these.
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runtime/format/manifest.hpp"
+
+namespace lazarus::backends {
+class RankFileReader;
+struct RankFileHeader;
+}  // namespace lazarus::backends
+
+namespace lazarus::detail {
+
+// --- Checks on one rank file. Each throws CorruptCheckpoint naming the file (and the region). ---
+
+// `file` exists and is exactly `expected_bytes` long.
+void check_file_size(const std::filesystem::path& file, std::uint64_t expected_bytes);
+// A whole-file XXH3-64 taken by the caller matches the manifest's.
+void check_file_checksum(const std::filesystem::path& file, std::uint64_t expected_xxh3, std::uint64_t actual_xxh3);
+// `file` exists, is exactly `expected_bytes` long and its whole-file XXH3-64 is `expected_xxh3`.
+void check_file_intact(const std::filesystem::path& file, std::uint64_t expected_bytes, std::uint64_t expected_xxh3);
+// The file's root attributes name the manifest's job and version, `rank` and the manifest's rank count.
+void check_file_header(const backends::RankFileHeader& header, const std::filesystem::path& file,
+                       const Manifest& manifest, int rank);
+// Dataset `expected.name` has the manifest's element type, shape and checksum attribute.
+void check_region_description(const backends::RankFileReader& reader, const std::filesystem::path& file,
+                              const RegionRecord& expected);
+// The XXH3-64 of a region's data as read matches the manifest's.
+void check_region_checksum(const std::filesystem::path& file, const RegionRecord& expected, std::uint64_t actual_xxh3);
+// check_region_description, then the data, read into `destination` (`bytes` long), hash to the
+// manifest's XXH3-64.
+void check_region(const backends::RankFileReader& reader, const std::filesystem::path& file,
+                  const RegionRecord& expected, std::byte* destination, std::size_t bytes);
+
+// --- A whole version ---
+
+struct VersionReport {
+  std::uint64_t version = 0;
+  int nranks = 0;                  // from the manifest; 0 when it could not be read
+  bool set_aside = false;          // checked against manifest.corrupt (the version was set aside)
+  std::uint64_t data_bytes = 0;    // uncompressed region bytes read back and hashed
+  std::uint64_t file_bytes = 0;    // rank-file bytes hashed
+  std::vector<std::string> problems;  // every problem found, each naming its file and region
+  bool intact() const { return problems.empty(); }
+};
+
+// Checks version `version` of the job in `job_dir` as a restore would, on every rank's file, in
+// this process: the manifest (its own checksum), then for each rank file its size, whole-file
+// XXH3-64, header attributes, and every region listed (type, shape, checksum attribute, and the data
+// read back and hashed). Collects all problems instead of stopping at the first. A version set aside
+// (manifest.corrupt) is checked against that manifest. A rank file that fails its checksum is looked
+// into in a child process (fork: for single-threaded tools, not for MPI ranks), as HDF5 may crash or
+// hang on its damaged metadata; that is then reported as a problem. Throws NoCheckpoint when the
+// folder does not exist or holds neither manifest (an incomplete version); IoError when the folder
+// cannot be read.
+VersionReport verify_version(const std::filesystem::path& job_dir, std::uint64_t version);
+
+// --- The catalogue ---
+
+struct VersionSummary {
+  std::uint64_t version = 0;
+  std::string state;               // "complete", "incomplete", "set-aside" or "invalid-manifest"
+  std::string problem;             // why the manifest (manifest.json or manifest.corrupt) does not verify
+  std::optional<Manifest> manifest;  // when it verifies; the totals below then come from it
+  int nranks = 0;                  // without a manifest: the rank files present
+  std::uint64_t data_bytes = 0;    // uncompressed bytes of every region of every rank
+  std::uint64_t file_bytes = 0;    // the rank files' sizes as recorded; without a manifest: as found
+  std::vector<std::string> regions;  // region names, each once, in the order first met
+};
+
+// What one version folder holds, from its manifest (not verified against the data) or, without one,
+// from the rank files present. `version_dir` is named v<10 digits>; for another name the version
+// number is the manifest's (0 without one). Throws IoError when the folder cannot be read.
+VersionSummary summarize_version(const std::filesystem::path& version_dir);
+
+// Every version folder under `job_dir`, ascending (see summarize_version). Cheap: reads manifests and
+// lists folders, never the data. Throws IoError when `job_dir` cannot be listed.
+std::vector<VersionSummary> list_versions(const std::filesystem::path& job_dir);
+
+}  // namespace lazarus::detail
