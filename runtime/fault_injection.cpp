@@ -40,9 +40,8 @@ std::optional<FaultSpec> parse(const char* text) {
                    item.data());
     }
   }
-  static constexpr std::string_view kPoints[] = {"before_write",  "during_write", "after_write",
-                                                 "during_commit", "after_commit", "during_restore", "during_flush"};
-  if (std::find(std::begin(kPoints), std::end(kPoints), spec.point) == std::end(kPoints)) {
+  const auto points = known_fault_points();
+  if (std::find(points.begin(), points.end(), spec.point) == points.end()) {
     std::fprintf(stderr, "lazarus: LAZARUS_FAULT names no known point: '%s' (ignored)\n", spec.point.c_str());
     return std::nullopt;
   }
@@ -50,6 +49,14 @@ std::optional<FaultSpec> parse(const char* text) {
 }
 
 }  // namespace
+
+std::span<const std::string_view> known_fault_points() noexcept {
+  static constexpr std::string_view kPoints[] = {
+      "before_write",   "during_write", "after_write",         "during_commit",      "after_commit",
+      "during_restore", "during_flush", "during_flush_commit", "after_flush_commit", "during_rebuild",
+      "after_rebuild"};
+  return kPoints;
+}
 
 void fault_point(std::string_view point, int rank, std::uint64_t version) {
   static const std::optional<FaultSpec> spec = [] {

@@ -10,10 +10,19 @@
 //   during_restore after this rank read and verified its data, before memory is changed
 //   during_flush   multi-level: in the background copy of version V to the global level, after this
 //                  rank's file was written there, before the version is committed there
+//   during_flush_commit, after_flush_commit
+//                  rank 0, committing that copy at the global level: as during/after_commit
+//   during_rebuild, after_rebuild
+//                  multi-level restore: a node leader publishing the manifest beside files it rebuilt
+//                  for its node: as during/after_commit
 #include <cstdint>
+#include <span>
 #include <string_view>
 
 namespace lazarus::detail {
+
+// Every point above, for the launcher's --inject check.
+std::span<const std::string_view> known_fault_points() noexcept;
 
 void fault_point(std::string_view point, int rank, std::uint64_t version);
 

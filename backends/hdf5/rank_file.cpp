@@ -14,13 +14,13 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
-#include <xxhash.h>
 
 #include "backends/hdf5/chunk_compressor.hpp"
 #include "backends/hdf5/h5_filters.hpp"
 #include "backends/hdf5/h5_types.hpp"
 #include "backends/hdf5/rank_file_layout.hpp"
 #include "backends/posix/durable_io.hpp"
+#include "backends/xxhash/xxh3.hpp"
 #include "backends/zstd/zstd_filter.hpp"
 #include "lazarus/errors.hpp"
 
@@ -159,7 +159,7 @@ std::uint64_t RankFileWriter::write_region(const RegionPayload& region, bool has
     if (hash) checksum = hashed;
   } else {
     if (elements > 0) h5_check<IoError>(H5Dwrite(dataset.get(), type, H5S_ALL, H5S_ALL, H5P_DEFAULT, region.data), where);
-    if (hash) checksum = XXH3_64bits(region.data, region.bytes);
+    if (hash) checksum = xxh3_64(region.data, region.bytes);
   }
   write_attribute<IoError>(dataset.get(), kChecksumAttribute, H5T_NATIVE_UINT64, &checksum, where);
   write_string_attribute(dataset.get(), kElementTypeAttribute, std::string(to_string(region.type)), where);
@@ -173,10 +173,10 @@ std::uint64_t RankFileWriter::write_chunks(hid_t dataset, const RegionPayload& r
   if (!slabs) {  // not a shape chunk_shape_for makes: let HDF5's filter pipeline do it
     if (region.ready) region.ready(region.bytes);
     h5_check<IoError>(H5Dwrite(dataset, h5_native_type(region.type), H5S_ALL, H5S_ALL, H5P_DEFAULT, region.data), where);
-    return hash ? XXH3_64bits(region.data, region.bytes) : 0;
+    return hash ? xxh3_64(region.data, region.bytes) : 0;
   }
   // Chunks come in memory order, so one streaming hash over them is the hash of the whole region.
-  HashState hash_state = new_hash_state();
+  Xxh3Stream hash_state;
   const std::size_t element_bytes = element_size(region.type);
   const std::size_t chunk_bytes = slabs->chunk_elements * element_bytes;
   const auto* data = static_cast<const std::byte*>(region.data);
@@ -194,7 +194,7 @@ std::uint64_t RankFileWriter::write_chunks(hid_t dataset, const RegionPayload& r
         std::vector<hsize_t> offset;
         std::size_t keep = 0;
         const std::byte* source = data + slabs->locate(index, offset, keep) * element_bytes;
-        if (hash) XXH3_64bits_update(hash_state.get(), source, keep * element_bytes);
+        if (hash) hash_state.update(source, keep * element_bytes);
         const std::string chunk_where = fmt::format("{}: chunk at {}", where, describe_offset(offset));
         h5_check<IoError>(H5Dwrite_chunk(dataset, H5P_DEFAULT, 0, offset.data(), frame.size(), frame.data()),
                           chunk_where);
@@ -209,7 +209,7 @@ std::uint64_t RankFileWriter::write_chunks(hid_t dataset, const RegionPayload& r
         }
         write_extent(frame.data(), {address, frame.size()});
       });
-  return hash ? XXH3_64bits_digest(hash_state.get()) : 0;
+  return hash ? hash_state.digest() : 0;
 }
 
 void RankFileWriter::write_extent(const std::byte* data, Extent extent) {
@@ -275,10 +275,10 @@ WrittenFile RankFileWriter::finish() {
   ::sync_file_range(out_.get(), 0, 0, SYNC_FILE_RANGE_WRITE);
 #endif
   // The checksum of the bytes written, taken while the tail goes to disk.
-  HashState hash = new_hash_state();
-  XXH3_64bits_update(hash.get(), in_place.head.data(), head_bytes);
-  XXH3_64bits_update(hash.get(), image + head_bytes, size - head_bytes);
-  const WrittenFile written{size, XXH3_64bits_digest(hash.get())};
+  Xxh3Stream hash;
+  hash.update(in_place.head.data(), head_bytes);
+  hash.update(image + head_bytes, size - head_bytes);
+  const WrittenFile written{size, hash.digest()};
   if (::fsync(out_.get()) != 0) throw IoError(fmt::format("cannot fsync {}: {}", path_.string(), errno_text(errno)));
   if (::close(out_.release()) != 0) throw IoError(fmt::format("cannot close {}: {}", path_.string(), errno_text(errno)));
   h5_check<IoError>(file_.close(), where);

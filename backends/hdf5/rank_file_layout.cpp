@@ -32,12 +32,6 @@ std::optional<SlabChunks> slab_chunks(std::vector<hsize_t> dims, std::vector<hsi
   return slabs;
 }
 
-HashState new_hash_state() {
-  HashState state(XXH3_createState());
-  if (!state || XXH3_64bits_reset(state.get()) != XXH_OK) throw Error("cannot allocate an XXH3 state");
-  return state;
-}
-
 std::string describe_offset(const std::vector<hsize_t>& offset) {
   return fmt::format("[{}]", fmt::join(offset, ", "));
 }

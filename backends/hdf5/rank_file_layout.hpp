@@ -10,7 +10,6 @@
 #include <vector>
 
 #include <hdf5.h>
-#include <xxhash.h>
 
 namespace lazarus::backends::rank_file_layout {
 
@@ -56,14 +55,6 @@ struct SlabChunks {
 
 // The slab layout of a dataset of `dims` cut into `chunk`, or nullopt when the chunks are not slabs.
 std::optional<SlabChunks> slab_chunks(std::vector<hsize_t> dims, std::vector<hsize_t> chunk);
-
-struct HashStateDeleter {
-  void operator()(XXH3_state_t* state) const noexcept { XXH3_freeState(state); }
-};
-using HashState = std::unique_ptr<XXH3_state_t, HashStateDeleter>;
-
-// A fresh XXH3-64 streaming state. Throws Error when it cannot be allocated.
-HashState new_hash_state();
 
 // "[0, 512]": a chunk's offset, for messages.
 std::string describe_offset(const std::vector<hsize_t>& offset);

@@ -9,12 +9,12 @@
 #include <optional>
 
 #include <fmt/format.h>
-#include <xxhash.h>
 
 #include "backends/hdf5/byte_shuffle.hpp"
 #include "backends/hdf5/h5_filters.hpp"
 #include "backends/hdf5/h5_types.hpp"
 #include "backends/hdf5/rank_file_layout.hpp"
+#include "backends/xxhash/xxh3.hpp"
 #include "backends/zstd/zstd_filter.hpp"
 #include "lazarus/errors.hpp"
 
@@ -85,7 +85,7 @@ class ChunkDecoder {
 
   // Decodes `frame` and writes its first `keep` elements to `out`, adding them to `hash` (when not
   // null). Throws CorruptCheckpoint.
-  void decode(std::span<const std::byte> frame, std::byte* out, std::size_t keep, XXH3_state_t* hash,
+  void decode(std::span<const std::byte> frame, std::byte* out, std::size_t keep, Xxh3Stream* hash,
               const std::string& where) const {
     if (!zstd_decompress_frame(frame, {plain_.get(), chunk_bytes()})) {
       throw CorruptCheckpoint(fmt::format("{}: not one valid zstd frame of {} bytes", where, chunk_bytes()));
@@ -98,7 +98,7 @@ class ChunkDecoder {
       const std::size_t count = std::min(piece_elements, keep - first);
       std::byte* const piece = out + first * element_bytes_;
       unshuffle_bytes(plain_.get() + first, chunk_elements_, element_bytes_, piece, count);
-      if (hash != nullptr) XXH3_64bits_update(hash, piece, count * element_bytes_);
+      if (hash != nullptr) hash->update(piece, count * element_bytes_);
     }
   }
 
@@ -116,7 +116,7 @@ std::optional<std::uint64_t> read_chunks_directly(hid_t dataset, const SlabChunk
   const std::size_t element_bytes = element_size(stored.type);
   const ChunkDecoder decoder(slabs.chunk_elements, element_bytes);
   auto frame = std::make_unique_for_overwrite<std::byte[]>(decoder.frame_capacity());
-  HashState hash = new_hash_state();  // slab chunks come in memory order: one streaming hash
+  Xxh3Stream hash;  // slab chunks come in memory order: one streaming hash
   std::vector<hsize_t> offset;
   for (std::size_t index = 0; index < slabs.count; ++index) {
     std::size_t keep = 0;
@@ -133,9 +133,9 @@ std::optional<std::uint64_t> read_chunks_directly(hid_t dataset, const SlabChunk
                                 chunk_where);
     if (skipped_filters != 0) return std::nullopt;
     decoder.decode({frame.get(), static_cast<std::size_t>(frame_bytes)}, destination + first * element_bytes, keep,
-                   hash.get(), chunk_where);
+                   &hash, chunk_where);
   }
-  return XXH3_64bits_digest(hash.get());
+  return hash.digest();
 }
 
 }  // namespace
@@ -204,7 +204,7 @@ std::uint64_t RankFileReader::read(const std::string& name, void* destination, s
   if (stored.bytes != bytes) {
     throw CorruptCheckpoint(fmt::format("{}: holds {} bytes, expected {}", where, stored.bytes, bytes));
   }
-  if (bytes == 0) return XXH3_64bits(destination, 0);
+  if (bytes == 0) return xxh3_64(destination, 0);
   H5Dataset dataset(h5_check<CorruptCheckpoint>(H5Dopen2(file_.get(), name.c_str(), H5P_DEFAULT), where));
   if (const auto slabs = direct_chunk_layout(dataset.get(), stored)) {
     const auto checksum = read_chunks_directly(dataset.get(), *slabs, stored, static_cast<std::byte*>(destination), where);
@@ -212,7 +212,7 @@ std::uint64_t RankFileReader::read(const std::string& name, void* destination, s
   }
   h5_check<CorruptCheckpoint>(
       H5Dread(dataset.get(), h5_native_type(stored.type), H5S_ALL, H5S_ALL, H5P_DEFAULT, destination), where);
-  return XXH3_64bits(destination, bytes);
+  return xxh3_64(destination, bytes);
 }
 
 LoadPlan RankFileReader::plan_load(std::vector<RegionLoad> loads) const {
@@ -272,12 +272,12 @@ std::vector<std::uint64_t> RankFileReader::load(const LoadPlan& plan) const {
       continue;
     }
     const ChunkDecoder decoder(region.chunk_elements, region.element_bytes);
-    HashState hash = new_hash_state();  // slab chunks come in memory order: one streaming hash
+    Xxh3Stream hash;  // slab chunks come in memory order: one streaming hash
     for (const LoadPlan::Chunk& chunk : region.chunks) {
-      decoder.decode(chunk.frame, load.destination + chunk.first * region.element_bytes, chunk.keep, hash.get(),
+      decoder.decode(chunk.frame, load.destination + chunk.first * region.element_bytes, chunk.keep, &hash,
                      chunk.where);
     }
-    checksums.push_back(XXH3_64bits_digest(hash.get()));
+    checksums.push_back(hash.digest());
   }
   return checksums;
 }

@@ -9,21 +9,13 @@
 #include <memory>
 
 #include <fmt/format.h>
-#include <xxhash.h>
 
 #include "backends/posix/durable_io.hpp"
+#include "backends/xxhash/xxh3.hpp"
 #include "lazarus/errors.hpp"
 
 namespace lazarus::backends {
 namespace {
-
-using HashState = std::unique_ptr<XXH3_state_t, decltype(&XXH3_freeState)>;
-
-HashState new_hash_state() {
-  HashState state(XXH3_createState(), &XXH3_freeState);
-  if (!state || XXH3_64bits_reset(state.get()) != XXH_OK) throw Error("cannot allocate an XXH3 state");
-  return state;
-}
 
 // Keeps the kernel reading up to kReadAheadBytes beyond `position`; `advised` tracks how far it was
 // asked to. Linux reads at most its readahead window (read_ahead_kb) per POSIX_FADV_WILLNEED, so the
@@ -57,7 +49,7 @@ void read_exactly(int fd, std::byte* destination, std::size_t bytes, std::uint64
 std::uint64_t xxh3_of_file(const std::filesystem::path& path) {
   FileDescriptor fd = open_file(path, O_RDONLY);
   ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
-  HashState state = new_hash_state();
+  Xxh3Stream state;
   constexpr std::size_t kBufferBytes = std::size_t{1} << 20;
   auto buffer = std::make_unique_for_overwrite<std::byte[]>(kBufferBytes);
   for (;;) {
@@ -67,9 +59,9 @@ std::uint64_t xxh3_of_file(const std::filesystem::path& path) {
       throw IoError(fmt::format("cannot read {}: {}", path.string(), errno_text(errno)));
     }
     if (n == 0) break;
-    XXH3_64bits_update(state.get(), buffer.get(), static_cast<std::size_t>(n));
+    state.update(buffer.get(), static_cast<std::size_t>(n));
   }
-  return XXH3_64bits_digest(state.get());
+  return state.digest();
 }
 
 HashedFile read_and_hash_file(const std::filesystem::path& path, std::uint64_t expected_bytes) {
@@ -88,15 +80,15 @@ HashedFile read_and_hash_file(int fd, const std::filesystem::path& path, std::ui
   advise_read_ahead(fd, 0, advised, expected_bytes);
   // Faulted in while the disk starts on the first pieces.
   HashedFile file{StagingBuffer(static_cast<std::size_t>(expected_bytes)), 0};
-  HashState state = new_hash_state();
+  Xxh3Stream state;
   constexpr std::uint64_t kPieceBytes = std::uint64_t{1} << 20;  // hashed while still in cache
   for (std::uint64_t offset = 0; offset < expected_bytes; offset += kPieceBytes) {
     advise_read_ahead(fd, offset, advised, expected_bytes);
     const auto piece = static_cast<std::size_t>(std::min(kPieceBytes, expected_bytes - offset));
     read_exactly(fd, file.bytes.data() + offset, piece, offset, path);
-    XXH3_64bits_update(state.get(), file.bytes.data() + offset, piece);
+    state.update(file.bytes.data() + offset, piece);
   }
-  file.xxh3 = XXH3_64bits_digest(state.get());
+  file.xxh3 = state.digest();
   return file;
 }
 

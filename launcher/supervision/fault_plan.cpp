@@ -1,5 +1,6 @@
 #include "launcher/supervision/fault_plan.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <map>
@@ -7,8 +8,10 @@
 #include <sstream>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "launcher/cli/usage_error.hpp"
+#include "runtime/fault_injection.hpp"
 
 namespace lazarus::launcher {
 namespace {
@@ -78,11 +81,9 @@ Fault parse_fault(const std::string& spec) {
     auto rank = take("rank");
     if (!point || !rank) throw UsageError(fmt::format("--inject '{}': crash needs point=P and rank=R", spec));
     fault.point = *point;
-    static const std::set<std::string> kPoints = {"before_write", "during_write", "after_write",
-                                                  "during_commit", "after_commit", "during_restore"};
-    if (!kPoints.contains(fault.point)) {
-      throw UsageError(fmt::format("--inject '{}': unknown point '{}' (before_write, during_write, after_write, "
-                                   "during_commit, after_commit, during_restore)", spec, fault.point));
+    const auto points = detail::known_fault_points();
+    if (std::find(points.begin(), points.end(), fault.point) == points.end()) {
+      throw UsageError(fmt::format("--inject '{}': unknown point '{}' ({})", spec, fault.point, fmt::join(points, ", ")));
     }
     fault.rank = parse_int(spec, "rank", *rank);
     if (auto version = take("version")) fault.version = static_cast<unsigned long long>(parse_int(spec, "version", *version));

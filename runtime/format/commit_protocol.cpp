@@ -5,7 +5,6 @@
 #include <system_error>
 
 #include <fmt/format.h>
-#include <xxhash.h>
 
 #include "backends/hdf5/rank_file.hpp"
 #include "backends/posix/durable_io.hpp"
@@ -67,34 +66,52 @@ Manifest manifest_of_records(const Options& options, std::uint64_t version, int 
   return manifest;
 }
 
-CommitStatistics commit_version(const backends::Communicator& comm, const Options& options,
-                                const std::filesystem::path& job_dir, std::uint64_t version,
-                                const RegionRegistry& regions, int workers) {
+void publish_version(const Manifest& manifest, const PublishTarget& target) {
+  const auto version_dir = version_directory(target.job_dir, manifest.version);
+  const auto point = [&](const char* when) {
+    if (target.rank >= 0) fault_point(fmt::format("{}_{}", when, target.fault_stem), target.rank, manifest.version);
+  };
+  // Every file's directory entry, and the version folder's own, must be durable before the manifest
+  // names them.
+  backends::fsync_directory(version_dir);
+  backends::fsync_directory(target.job_dir);
+  write_manifest(version_dir, manifest, [&] { point("during"); });
+  point("after");
+  if (target.keep <= 0) return;
+  const RetentionReport report = apply_retention(target.job_dir, target.keep, manifest.version);
+  for (const auto& problem : report.problems) std::fprintf(stderr, "lazarus: warning: %s\n", problem.c_str());
+}
+
+void publish_collectively(const backends::Communicator& comm, bool publishes, std::uint64_t version,
+                          const std::function<Manifest()>& manifest_here, const PublishTarget& target) {
+  run_collectively(comm, [&] {
+    if (publishes) publish_version(manifest_here(), target);
+  });
+  if (!publishes) fault_point(fmt::format("after_{}", target.fault_stem), comm.rank(), version);
+}
+
+void abandon_version(const backends::Communicator& comm, bool removes, const std::filesystem::path& job_dir,
+                     std::uint64_t version) {
+  comm.barrier();  // every rank has stopped writing into the folder
+  if (!removes) return;
   const auto version_dir = version_directory(job_dir, version);
-  RankRecord mine;
-  run_collectively(comm, [&] { mine = write_rank_piece(comm, options, version_dir, version, regions, workers); });
-  return finish_commit(comm, options, job_dir, version, mine);
+  // The manifest first: a crash while removing never leaves a complete-looking version behind.
+  std::error_code error;
+  std::filesystem::remove(version_dir / kManifestFileName, error);
+  std::filesystem::remove_all(version_dir, error);
+  if (error) {
+    std::fprintf(stderr, "lazarus: warning: cannot remove %s, left by a failed checkpoint: %s\n",
+                 version_dir.string().c_str(), error.message().c_str());
+  }
 }
 
 CommitStatistics finish_commit(const backends::Communicator& comm, const Options& options,
                                const std::filesystem::path& job_dir, std::uint64_t version, const RankRecord& mine) {
-  const auto version_dir = version_directory(job_dir, version);
   const auto records = comm.gather(serialize_rank_record(mine), 0);
   if (comm.rank() != 0) fault_point("during_commit", comm.rank(), version);  // waiting for the manifest
-  run_collectively(comm, [&] {
-    if (comm.rank() != 0) return;
-    const Manifest manifest = manifest_of_records(options, version, comm.size(), records);
-    // Every rank file's directory entry, and the version folder's own, must be durable first.
-    backends::fsync_directory(version_dir);
-    backends::fsync_directory(job_dir);
-    write_manifest(version_dir, manifest, [&] { fault_point("during_commit", 0, version); });
-  });
-  fault_point("after_commit", comm.rank(), version);
-
-  if (comm.rank() == 0) {
-    const RetentionReport report = apply_retention(job_dir, options.keep, version);
-    for (const auto& problem : report.problems) std::fprintf(stderr, "lazarus: warning: %s\n", problem.c_str());
-  }
+  publish_collectively(
+      comm, comm.rank() == 0, version, [&] { return manifest_of_records(options, version, comm.size(), records); },
+      {job_dir, options.keep, comm.rank()});
   CommitStatistics statistics;
   for (const auto& region : mine.regions) statistics.bytes += region.bytes;
   statistics.file_bytes = mine.file_bytes;

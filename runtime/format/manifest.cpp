@@ -5,9 +5,9 @@
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
-#include <xxhash.h>
 
 #include "backends/posix/durable_io.hpp"
+#include "backends/xxhash/xxh3.hpp"
 #include "lazarus/errors.hpp"
 #include "lazarus/version.hpp"
 
@@ -144,7 +144,7 @@ RankRecord parse_rank_record(std::string_view text) {
 std::string serialize_manifest(const Manifest& manifest) {
   json body = manifest_body(manifest);
   const std::string compact = body.dump();
-  body[kChecksumKey] = hex64(XXH3_64bits(compact.data(), compact.size()));
+  body[kChecksumKey] = hex64(backends::xxh3_64(compact.data(), compact.size()));
   return body.dump(1) + "\n";
 }
 
@@ -154,7 +154,7 @@ Manifest parse_manifest(std::string_view text, const std::string& source) {
     const std::uint64_t recorded = parse_hex64(body.at(kChecksumKey).get<std::string>());
     body.erase(kChecksumKey);
     const std::string compact = body.dump();
-    if (XXH3_64bits(compact.data(), compact.size()) != recorded) {
+    if (backends::xxh3_64(compact.data(), compact.size()) != recorded) {
       throw CorruptCheckpoint(fmt::format("manifest {} does not match its checksum", source));
     }
     if (body.at("format").get<std::string>() != kFormatName) {
@@ -196,13 +196,21 @@ void write_manifest(const std::filesystem::path& version_dir, const Manifest& ma
   backends::write_file_atomically(version_dir / kManifestFileName, serialize_manifest(manifest), before_rename);
 }
 
-Manifest read_manifest(const std::filesystem::path& version_dir) {
+std::string read_manifest_text(const std::filesystem::path& version_dir) {
   const auto path = version_dir / kManifestFileName;
   std::error_code error;
   if (!std::filesystem::exists(path, error)) {
     throw NoCheckpoint(fmt::format("{} has no manifest: the version is incomplete", version_dir.string()));
   }
-  return read_manifest_file(path);
+  try {
+    return backends::read_whole_file(path);
+  } catch (const IoError& io) {
+    throw CorruptCheckpoint(io.what());
+  }
+}
+
+Manifest read_manifest(const std::filesystem::path& version_dir) {
+  return parse_manifest(read_manifest_text(version_dir), (version_dir / kManifestFileName).string());
 }
 
 Manifest read_manifest_file(const std::filesystem::path& file) {

@@ -68,6 +68,9 @@ void write_manifest(const std::filesystem::path& version_dir, const Manifest& ma
 // Reads and verifies `<version_dir>/manifest.json`. Throws NoCheckpoint when absent, CorruptCheckpoint
 // when it does not verify.
 Manifest read_manifest(const std::filesystem::path& version_dir);
+// The text of `<version_dir>/manifest.json`, unparsed (one rank reads it, every rank parses it).
+// Throws NoCheckpoint when absent, CorruptCheckpoint when it cannot be read.
+std::string read_manifest_text(const std::filesystem::path& version_dir);
 // Reads and verifies the manifest in `file` (manifest.json, or a set-aside manifest.corrupt).
 // Throws CorruptCheckpoint when it cannot be read or does not verify.
 Manifest read_manifest_file(const std::filesystem::path& file);

@@ -7,7 +7,7 @@
 #include <fmt/ranges.h>
 
 #include "lazarus/errors.hpp"
-#include "runtime/format/verification.hpp"
+#include "runtime/format/rank_file_checks.hpp"
 
 namespace lazarus::detail {
 namespace {

@@ -7,12 +7,12 @@
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
-#include <xxhash.h>
 
 #include "backends/hdf5/rank_file_reader.hpp"
 #include "backends/posix/file_checksum.hpp"
 #include "backends/posix/isolated_call.hpp"
 #include "lazarus/errors.hpp"
+#include "runtime/format/rank_file_checks.hpp"
 #include "runtime/format/version_catalog.hpp"
 
 namespace lazarus::detail {
@@ -128,65 +128,6 @@ void summarize_files(const std::filesystem::path& folder, VersionSummary& summar
 }
 
 }  // namespace
-
-void check_file_size(const std::filesystem::path& file, std::uint64_t expected_bytes) {
-  std::error_code error;
-  const auto size = std::filesystem::file_size(file, error);
-  if (error == std::errc::no_such_file_or_directory) throw CorruptCheckpoint(fmt::format("{} is missing", file.string()));
-  if (error) throw CorruptCheckpoint(fmt::format("cannot stat {}: {}", file.string(), error.message()));
-  if (size != expected_bytes) {
-    throw CorruptCheckpoint(fmt::format("{} is {} bytes but the manifest records {} (truncated or overwritten)",
-                                        file.string(), size, expected_bytes));
-  }
-}
-
-void check_file_checksum(const std::filesystem::path& file, std::uint64_t expected_xxh3, std::uint64_t actual_xxh3) {
-  if (actual_xxh3 != expected_xxh3) {
-    throw CorruptCheckpoint(fmt::format("{}: file checksum mismatch (manifest {:016x}, file {:016x})", file.string(),
-                                        expected_xxh3, actual_xxh3));
-  }
-}
-
-void check_file_intact(const std::filesystem::path& file, std::uint64_t expected_bytes, std::uint64_t expected_xxh3) {
-  check_file_size(file, expected_bytes);
-  std::uint64_t checksum = 0;
-  try {
-    checksum = backends::xxh3_of_file(file);
-  } catch (const IoError& io) {
-    throw CorruptCheckpoint(io.what());
-  }
-  check_file_checksum(file, expected_xxh3, checksum);
-}
-
-void check_file_header(const backends::RankFileHeader& header, const std::filesystem::path& file,
-                       const Manifest& manifest, int rank) {
-  if (header.rank != rank || header.version != manifest.version || header.nranks != manifest.nranks ||
-      header.job != manifest.job) {
-    throw CorruptCheckpoint(fmt::format("{} belongs to job '{}' version {} rank {} of {}, not to this version",
-                                        file.string(), header.job, header.version, header.rank, header.nranks));
-  }
-}
-
-void check_region_description(const backends::RankFileReader& reader, const std::filesystem::path& file,
-                              const RegionRecord& expected) {
-  const auto in_file = reader.describe(expected.name);
-  if (in_file.type != expected.type || in_file.shape != expected.shape || in_file.checksum != expected.xxh3) {
-    throw CorruptCheckpoint(fmt::format("region '{}' in {} disagrees with the manifest", expected.name, file.string()));
-  }
-}
-
-void check_region_checksum(const std::filesystem::path& file, const RegionRecord& expected, std::uint64_t actual_xxh3) {
-  if (actual_xxh3 != expected.xxh3) {
-    throw CorruptCheckpoint(fmt::format("region '{}' in {}: checksum mismatch (stored {:016x}, read {:016x})",
-                                        expected.name, file.string(), expected.xxh3, actual_xxh3));
-  }
-}
-
-void check_region(const backends::RankFileReader& reader, const std::filesystem::path& file,
-                  const RegionRecord& expected, std::byte* destination, std::size_t bytes) {
-  check_region_description(reader, file, expected);
-  check_region_checksum(file, expected, reader.read(expected.name, destination, bytes));
-}
 
 VersionReport verify_version(const std::filesystem::path& job_dir, std::uint64_t version) {
   VersionReport report;

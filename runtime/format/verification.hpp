@@ -1,8 +1,8 @@
 #pragma once
-// Checking stored checkpoints without touching protected memory: the checks a restore makes on one
-// rank file (shared with runtime/format/rank_piece.cpp), a whole version checked file by file with every
-// problem collected, and the catalogue of a job's versions with their sizes. `lazarus verify` and
-// `lazarus list` are thin views of these.
+// Checking stored checkpoints without touching protected memory, for the `lazarus` command only (not
+// linked into applications): a whole version checked file by file as a restore would
+// (rank_file_checks.hpp), with every problem collected, and the catalogue of a job's versions with
+// their sizes. `lazarus verify` and `lazarus list` are thin views of these.
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -12,33 +12,7 @@
 
 #include "runtime/format/manifest.hpp"
 
-namespace lazarus::backends {
-class RankFileReader;
-struct RankFileHeader;
-}  // namespace lazarus::backends
-
 namespace lazarus::detail {
-
-// --- Checks on one rank file. Each throws CorruptCheckpoint naming the file (and the region). ---
-
-// `file` exists and is exactly `expected_bytes` long.
-void check_file_size(const std::filesystem::path& file, std::uint64_t expected_bytes);
-// A whole-file XXH3-64 taken by the caller matches the manifest's.
-void check_file_checksum(const std::filesystem::path& file, std::uint64_t expected_xxh3, std::uint64_t actual_xxh3);
-// `file` exists, is exactly `expected_bytes` long and its whole-file XXH3-64 is `expected_xxh3`.
-void check_file_intact(const std::filesystem::path& file, std::uint64_t expected_bytes, std::uint64_t expected_xxh3);
-// The file's root attributes name the manifest's job and version, `rank` and the manifest's rank count.
-void check_file_header(const backends::RankFileHeader& header, const std::filesystem::path& file,
-                       const Manifest& manifest, int rank);
-// Dataset `expected.name` has the manifest's element type, shape and checksum attribute.
-void check_region_description(const backends::RankFileReader& reader, const std::filesystem::path& file,
-                              const RegionRecord& expected);
-// The XXH3-64 of a region's data as read matches the manifest's.
-void check_region_checksum(const std::filesystem::path& file, const RegionRecord& expected, std::uint64_t actual_xxh3);
-// check_region_description, then the data, read into `destination` (`bytes` long), hash to the
-// manifest's XXH3-64.
-void check_region(const backends::RankFileReader& reader, const std::filesystem::path& file,
-                  const RegionRecord& expected, std::byte* destination, std::size_t bytes);
 
 // --- A whole version ---
 

@@ -10,6 +10,7 @@
 #include "backends/posix/file_checksum.hpp"
 #include "lazarus/errors.hpp"
 #include "runtime/collective.hpp"
+#include "runtime/format/commit_protocol.hpp"
 #include "runtime/fault_injection.hpp"
 #include "runtime/format/version_catalog.hpp"
 
@@ -89,18 +90,15 @@ std::optional<std::uint64_t> GlobalFlush::settle(const backends::Communicator& c
                    "global level keeps its previous version\n", static_cast<unsigned long long>(version), failed.rank,
                    problem.c_str());
     }
+    abandon_version(comm, comm.rank() == 0, global_job_dir_, version);  // a full file system stays usable
     return std::nullopt;
   }
-  run_collectively(comm, [&] {
-    if (comm.rank() != 0) return;
-    const auto version_dir = version_directory(global_job_dir_, version);
-    backends::fsync_directory(version_dir);
-    backends::fsync_directory(global_job_dir_);
-    write_manifest(version_dir, manifest_);
-  });
-  if (comm.rank() == 0) {
-    const RetentionReport report = apply_retention(global_job_dir_, keep_, version);
-    for (const auto& problem : report.problems) std::fprintf(stderr, "lazarus: warning: %s\n", problem.c_str());
+  try {
+    publish_collectively(comm, comm.rank() == 0, version, [&] { return manifest_; },
+                         {global_job_dir_, keep_, comm.rank(), "flush_commit"});
+  } catch (const Error&) {
+    abandon_version(comm, comm.rank() == 0, global_job_dir_, version);
+    throw;
   }
   return version;
 }

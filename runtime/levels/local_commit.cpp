@@ -4,16 +4,16 @@
 #include <cstdio>
 
 #include <fmt/format.h>
-#include <xxhash.h>
 
 #include "backends/posix/durable_io.hpp"
 #include "backends/posix/file_checksum.hpp"
+#include "backends/xxhash/xxh3.hpp"
 #include "lazarus/errors.hpp"
 #include "runtime/collective.hpp"
-#include "runtime/format/commit_protocol.hpp"
 #include "runtime/fault_injection.hpp"
-#include "runtime/levels/redundancy.hpp"
+#include "runtime/format/commit_protocol.hpp"
 #include "runtime/format/version_catalog.hpp"
+#include "runtime/levels/redundancy.hpp"
 
 namespace lazarus::detail {
 namespace {
@@ -36,16 +36,6 @@ NodeMap NodeMap::gather(const backends::Communicator& comm) { return NodeMap(com
 int NodeMap::leader_of(const std::string& node) const {
   const auto found = std::find(rank_nodes_.begin(), rank_nodes_.end(), node);
   return found == rank_nodes_.end() ? -1 : static_cast<int>(found - rank_nodes_.begin());
-}
-
-LocalCommit commit_local_version(const backends::Communicator& comm, const Options& options, const NodeMap& nodes,
-                                 const std::filesystem::path& local_job_dir, std::uint64_t version,
-                                 const RegionRegistry& regions, std::uint64_t protect, int workers) {
-  RankRecord mine;
-  run_collectively(comm, [&] {
-    mine = write_rank_piece(comm, options, version_directory(local_job_dir, version), version, regions, workers);
-  });
-  return finish_local_commit(comm, options, nodes, local_job_dir, version, mine, protect);
 }
 
 LocalCommit finish_local_commit(const backends::Communicator& comm, const Options& options, const NodeMap& nodes,
@@ -79,7 +69,7 @@ LocalCommit finish_local_commit(const backends::Communicator& comm, const Option
       run_collectively(comm, [&] {
         if (piece.size() == 0) return;
         backends::write_file_durably(version_dir / parity_file_name(me), {piece.data(), piece.size()});
-        parity = {piece.size(), XXH3_64bits(piece.data(), piece.size())};
+        parity = {piece.size(), backends::xxh3_64(piece.data(), piece.size())};
       });
     }
   }
@@ -97,21 +87,9 @@ LocalCommit finish_local_commit(const backends::Communicator& comm, const Option
   });
   text = comm.broadcast(std::move(text), 0);
   result.manifest = parse_manifest(text, "the new local manifest");
-  run_collectively(comm, [&] {
-    if (!nodes.is_leader(me)) return;
-    // Every file's directory entry on this node, and the version folder's own, must be durable first.
-    backends::fsync_directory(version_dir);
-    backends::fsync_directory(local_job_dir);
-    write_manifest(version_dir, result.manifest, [&] { fault_point("during_commit", me, version); });
-  });
-  fault_point("after_commit", me, version);
-
-  if (nodes.is_leader(me)) {
-    int keep = options.keep;
-    if (protect > 0 && protect <= version) keep = std::max<int>(keep, static_cast<int>(version - protect + 1));
-    const RetentionReport report = apply_retention(local_job_dir, keep, version);
-    for (const auto& problem : report.problems) std::fprintf(stderr, "lazarus: warning: %s\n", problem.c_str());
-  }
+  int keep = options.keep;
+  if (protect > 0 && protect <= version) keep = std::max<int>(keep, static_cast<int>(version - protect + 1));
+  publish_collectively(comm, nodes.is_leader(me), version, [&] { return result.manifest; }, {local_job_dir, keep, me});
   for (const auto& region : mine.regions) result.bytes += region.bytes;
   result.file_bytes = mine.file_bytes;
   return result;

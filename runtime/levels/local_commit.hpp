@@ -40,16 +40,11 @@ struct LocalCommit {
   std::vector<std::string> warnings;  // placement warnings (no partner on another node, ...)
 };
 
-// Collective. Writes `version` into `local_job_dir` on every node, with the configured redundancy, and
-// commits it there (above). Retention keeps `options.keep` complete local versions and never removes
-// `protect` (a version still being copied to the global level; 0: none). Throws the same error on
-// every rank when any fails; the previous local version stays complete.
-LocalCommit commit_local_version(const backends::Communicator& comm, const Options& options, const NodeMap& nodes,
-                                 const std::filesystem::path& local_job_dir, std::uint64_t version,
-                                 const RegionRegistry& regions, std::uint64_t protect, int workers);
-
-// Collective. The same, once every rank's file of `version` is known to be durable in its node's
-// folder (`mine`: this rank's record): redundancy, manifests, retention.
+// Collective. Commits `version` at the node-local level once every rank's file of it is durable in
+// its node's folder under `local_job_dir` (`mine`: this rank's record): redundancy, then each node's
+// manifest, published by one rank per node. Retention keeps `options.keep` complete local versions
+// and never removes `protect` (a version still being copied to the global level; 0: none). Throws
+// the same error on every rank when any fails; the previous local version stays complete.
 LocalCommit finish_local_commit(const backends::Communicator& comm, const Options& options, const NodeMap& nodes,
                                 const std::filesystem::path& local_job_dir, std::uint64_t version,
                                 const RankRecord& mine, std::uint64_t protect);

@@ -6,14 +6,15 @@
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
-#include <xxhash.h>
 
 #include "backends/posix/durable_io.hpp"
 #include "backends/posix/file_checksum.hpp"
+#include "backends/xxhash/xxh3.hpp"
 #include "lazarus/errors.hpp"
 #include "runtime/collective.hpp"
-#include "runtime/levels/redundancy.hpp"
+#include "runtime/format/commit_protocol.hpp"
 #include "runtime/format/version_catalog.hpp"
+#include "runtime/levels/redundancy.hpp"
 
 namespace lazarus::detail {
 namespace {
@@ -52,7 +53,7 @@ std::optional<backends::HashedFile> read_checked(const std::filesystem::path& ve
 }
 
 bool intact(std::span<const std::byte> bytes, const FileRecord& expected) {
-  return bytes.size() == expected.bytes && XXH3_64bits(bytes.data(), bytes.size()) == expected.xxh3;
+  return bytes.size() == expected.bytes && backends::xxh3_64(bytes) == expected.xxh3;
 }
 
 }  // namespace
@@ -160,14 +161,10 @@ std::vector<Source> carry_out_recovery(const backends::Communicator& comm, const
   damaged = share_sources(comm, damaged);
   if (!damaged.empty()) return damaged;
 
-  // 4. Every node now holding rebuilt files also holds the manifest.
-  run_collectively(comm, [&] {
-    if (!nodes.is_leader(me)) return;
-    std::error_code error;
-    if (std::filesystem::exists(version_dir / kManifestFileName, error)) return;
-    backends::fsync_directory(version_dir);
-    write_manifest(version_dir, manifest);
-  });
+  // 4. Every node now holding rebuilt files also holds the manifest (retention is left to the next commit).
+  std::error_code error;
+  const bool publishes = nodes.is_leader(me) && !std::filesystem::exists(version_dir / kManifestFileName, error);
+  publish_collectively(comm, publishes, plan.version, [&] { return manifest; }, {local_job_dir, 0, me, "rebuild"});
   return {};
 }
 

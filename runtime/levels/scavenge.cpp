@@ -4,14 +4,15 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
-#include <xxhash.h>
 
 #include "backends/posix/durable_io.hpp"
 #include "backends/posix/file_checksum.hpp"
+#include "backends/xxhash/xxh3.hpp"
 #include "lazarus/errors.hpp"
+#include "runtime/format/commit_protocol.hpp"
+#include "runtime/format/version_catalog.hpp"
 #include "runtime/levels/recovery_plan.hpp"
 #include "runtime/levels/redundancy.hpp"
-#include "runtime/format/version_catalog.hpp"
 
 namespace lazarus::detail {
 namespace {
@@ -54,6 +55,7 @@ std::pair<std::uint64_t, std::optional<double>> newest_local_version(
 ScavengeReport scavenge(const std::map<std::string, std::filesystem::path>& local_job_dirs,
                         const std::filesystem::path& global_job_dir, int keep) noexcept {
   ScavengeReport report;
+  std::filesystem::path started;  // the global version folder this scavenge began to fill
   try {
     const std::uint64_t version = newest_local_version(local_job_dirs).first;
     if (version == 0) {
@@ -91,6 +93,7 @@ ScavengeReport scavenge(const std::map<std::string, std::filesystem::path>& loca
       if (!plan) throw CorruptCheckpoint(fmt::format("version {} cannot be assembled: {}", version, why));
       std::set<Source> damaged;
       std::filesystem::create_directories(version_dir);
+      started = version_dir;
       for (const RankRecord& record : manifest->ranks) {
         const Recovery& recovery = plan->ranks.at(static_cast<std::size_t>(record.rank));
         std::optional<backends::HashedFile> file;
@@ -117,7 +120,7 @@ ScavengeReport scavenge(const std::map<std::string, std::filesystem::path>& loca
           if (!damaged.empty()) break;
           rebuilt = xor_rebuild(xor_layout_of(*manifest, record.rank), recovery.member, record.file_bytes, files, parity);
           bytes = {rebuilt.data(), rebuilt.size()};
-          if (XXH3_64bits(bytes.data(), bytes.size()) != record.file_xxh3) {
+          if (backends::xxh3_64(bytes) != record.file_xxh3) {
             throw CorruptCheckpoint(fmt::format("rank {}'s file rebuilt from XOR parity fails its checksum", record.rank));
           }
         } else {
@@ -136,10 +139,7 @@ ScavengeReport scavenge(const std::map<std::string, std::filesystem::path>& loca
       }
       Manifest global_manifest = *manifest;
       global_manifest.placement.reset();
-      backends::fsync_directory(version_dir);
-      backends::fsync_directory(global_job_dir);
-      write_manifest(version_dir, global_manifest);
-      apply_retention(global_job_dir, keep, version);
+      publish_version(global_manifest, {global_job_dir, keep});
       report.version = version;
       report.note = fmt::format("version {} copied from the node-local level to the global level", version);
       return report;
@@ -147,6 +147,11 @@ ScavengeReport scavenge(const std::map<std::string, std::filesystem::path>& loca
     throw CorruptCheckpoint("too many damaged copies");
   } catch (const std::exception& error) {
     report.note = fmt::format("nothing saved from the node-local level: {}", error.what());
+    // What was copied is incomplete: removed, so that a full file system is not kept full by it.
+    std::error_code ignored;
+    if (!started.empty() && !std::filesystem::exists(started / kManifestFileName, ignored)) {
+      std::filesystem::remove_all(started, ignored);
+    }
   }
   return report;
 }

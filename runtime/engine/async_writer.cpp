@@ -1,16 +1,14 @@
-// Engine, continued: asynchronous checkpoints (staging, the commit of what the background writer
-// finished) and the capture of device regions. See docs/design.md, "The compression pipeline and
-// asynchronous checkpoints".
+#include "runtime/engine/async_writer.hpp"
+
 #include <algorithm>
 #include <cstring>
 
 #include <fmt/format.h>
 
+#include "backends/hdf5/h5_types.hpp"
 #include "lazarus/errors.hpp"
-#include "runtime/engine/engine.hpp"
 
 namespace lazarus::detail {
-
 namespace {
 
 // A buffer of exactly `bytes` from `pool` (kept from an earlier checkpoint, so already faulted in or
@@ -37,41 +35,33 @@ void keep_for_reuse(std::vector<Buffer>& buffers, std::vector<Buffer>& pool, std
 
 }  // namespace
 
-const RegionRegistry& Engine::start_device_captures(std::vector<std::unique_ptr<backends::DeviceCapture>>& captures) {
-  const auto& all = regions_.all();
-  if (std::none_of(all.begin(), all.end(), [](const Region& r) { return r.device; })) return regions_;
-  device_view_ = RegionRegistry();
-  for (const Region& region : all) {
-    if (!region.device) {
-      device_view_.add(region);
-      continue;
-    }
-    auto& shadow = device_shadows_[region.name];
-    if (shadow.size() != region.bytes()) shadow = backends::PinnedBuffer(region.bytes());
-    captures.push_back(std::make_unique<backends::DeviceCapture>(region.data, shadow.data(), region.bytes()));
-    Region view = region;
-    view.data = shadow.data();
-    view.ready = [capture = captures.back().get()](std::size_t end) { capture->wait_for(end); };
-    device_view_.add(std::move(view));
-  }
-  return device_view_;
+AsyncWriter::AsyncWriter(EngineContext& context, StorageLevel& level) : context_(context), level_(level) {
+  run_collectively(context_.comm, [] {
+    if (backends::h5_library_is_threadsafe()) return;
+    throw ConfigError("Options::mode (LAZARUS_MODE) is async, but this Lazarus is built with an HDF5 library that "
+                      "is not thread-safe (the Open MPI parallel build): asynchronous checkpoints write from a "
+                      "thread of their own; use sync, or build with the serial HDF5");
+  });
+  writer_ = std::make_unique<BackgroundWriter>(context_.comm, context_.options, context_.workers);
 }
 
-void Engine::stage(std::uint64_t version) {
-  const std::size_t bytes = regions_.total_bytes();
+void AsyncWriter::checkpoint(std::uint64_t version, Clock::time_point started) {
+  const backends::Communicator& comm = context_.comm;
+  const RegionRegistry& regions = context_.regions;
+  const std::size_t bytes = regions.total_bytes();
   // The budget holds at least one checkpoint; beyond it, wait for the oldest in flight to commit.
-  const std::size_t budget = std::max(bytes, options_.staging_bytes);
+  const std::size_t budget = std::max(bytes, context_.options.staging_bytes);
   for (;;) {
     const bool need_room = !pending_.empty() && staged_bytes_ + bytes > budget;
-    if (comm_.max(need_room ? 1 : 0) == 0) break;
-    settle_background(Settle::oldest);
+    if (comm.max(need_room ? 1 : 0) == 0) break;
+    settle(Settle::oldest);
   }
   auto staged = std::make_shared<StagedCheckpoint>();
   staged->version = version;
-  staged->version_dir = version_dir_for(version);
+  staged->version_dir = level_.version_dir(version);
   staged->bytes = bytes;
-  run_collectively(comm_, [&] {
-    for (const Region& region : regions_.all()) {
+  run_collectively(comm, [&] {
+    for (const Region& region : regions.all()) {
       Region copy{region.name, region.type, nullptr, region.count, region.shape, region.device, {}};
       if (region.device) {  // straight from the device into pinned memory, all of it before returning
         backends::PinnedBuffer buffer = take_from(spare_pinned_, region.bytes());
@@ -91,37 +81,35 @@ void Engine::stage(std::uint64_t version) {
   pending_.push_back(std::move(staged));
   staged_bytes_ += bytes;
   last_submitted_ = version;
+  context_.log(fmt::format("checkpoint version {} staged in {:.3f} s; written in the background", version,
+                           seconds_since(started)));
 }
 
-void Engine::settle_background(Settle how) {
+void AsyncWriter::settle(Settle how) {
+  const backends::Communicator& comm = context_.comm;
   while (!pending_.empty()) {  // the same on every rank: checkpoints are submitted collectively
     const std::shared_ptr<StagedCheckpoint> oldest = pending_.front();
     const bool finished = writer_->finished(*oldest, how != Settle::finished);
-    if (comm_.max(finished ? 0 : 1) != 0) break;  // some rank is still writing: commit later
-    Outcome written = agree(comm_, oldest->outcome);
+    if (comm.max(finished ? 0 : 1) != 0) break;  // some rank is still writing: commit later
+    Outcome written = agree(comm, oldest->outcome);
     pending_.pop_front();
     staged_bytes_ -= oldest->bytes;
     // Keep the staging memory for the next checkpoints, up to the budget's worth.
     std::size_t kept = 0;
     for (const auto& spare : spare_buffers_) kept += spare.size();
     for (const auto& spare : spare_pinned_) kept += spare.size();
-    const std::size_t limit = std::max(options_.staging_bytes, regions_.total_bytes());
+    const std::size_t limit = std::max(context_.options.staging_bytes, context_.regions.total_bytes());
     keep_for_reuse(oldest->buffers, spare_buffers_, kept, limit);
     keep_for_reuse(oldest->pinned, spare_pinned_, kept, limit);
     if (!written.ok()) {
+      level_.abandon(oldest->version);
       written.message = fmt::format("checkpoint version {}, written in the background, failed: {}", oldest->version,
                                     written.message);
       throw_if_failed(written);
     }
-    commit_written(oldest->version, oldest->record, Clock::now());
+    commit_or_abandon(level_, oldest->version, oldest->record, Clock::now());
     if (how == Settle::oldest) break;
   }
-  if (multilevel()) {
-    if (auto committed = flush_.settle(comm_, how == Settle::all)) {
-      log(fmt::format("version {} committed at the global level", *committed));
-    }
-  }
 }
-
 
 }  // namespace lazarus::detail
