@@ -201,10 +201,13 @@ bool Supervisor::caused_by_launcher(Failure& failure, const FailureDetector& det
     failure.evidence_at = *last_fault_at_;
     injected = true;
   }
-  // A crash point (LAZARUS_FAULT) makes its rank SIGKILL itself.
+  // A crash point (LAZARUS_FAULT) makes its rank SIGKILL itself. Its wait status is often gone
+  // (mpirun's daemon reaps its ranks): a death of that rank counts as the crash unless its cause is
+  // known to be another.
+  const bool may_be_sigkill = !failure.exit_code && (!failure.signal || *failure.signal == SIGKILL);
   for (const Fault& fault : faults_) {
     if (!injected && fault.action == Fault::Action::crash && fault.attempt == attempt &&
-        fault.rank == failure.rank && failure.signal == SIGKILL) {
+        failure.kind == "rank_died" && fault.rank == failure.rank && may_be_sigkill) {
       failure.cause += fmt::format(" at crash point {} (--inject)", fault.point);
       injected = true;
     }

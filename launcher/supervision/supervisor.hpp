@@ -37,8 +37,8 @@ class Supervisor {
   LaunchPlan plan_for(int attempt, const std::string& shm_dir) const;
   void fire_due_faults(const FailureDetector& detector, int attempt);
   // Whether the launcher caused `failure` of attempt `attempt`, launched at `launched_at`: a fault of
-  // --inject fired in this attempt before it was detected, or a planned crash point did it. Names the
-  // injection in its cause.
+  // --inject fired in this attempt before it was detected, or the rank of a planned crash point died
+  // (of SIGKILL, or of a cause not known). Names the injection in its cause.
   bool caused_by_launcher(Failure& failure, const FailureDetector& detector, int attempt,
                           Clock::time_point launched_at);
   // Newest complete version (0: none) and when it was committed: at the global level, in a logical
