@@ -142,7 +142,7 @@ RunCommand::RunCommand(CLI::App& app) {
       ->expected(1)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   command_->footer("The program and its arguments follow --.\nExit status: 0 the job finished; 2 usage error; 3 restarts exhausted; 4 no spare node left;\n"
-                   "5 no progress (two attempts in a row failed before a new checkpoint); 6 stopped before the time limit\n"
+                   "5 no progress (the program failed the same way twice without a new checkpoint); 6 stopped before the time limit\n"
                    "after a final checkpoint (resubmit to continue).");
 }
 

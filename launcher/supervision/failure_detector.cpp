@@ -1,5 +1,7 @@
 #include "launcher/supervision/failure_detector.hpp"
 
+#include <sys/wait.h>
+
 #include <algorithm>
 #include <thread>
 
@@ -8,6 +10,14 @@
 #include "launcher/process/process_tools.hpp"
 
 namespace lazarus::launcher {
+
+void Failure::set_wait_status(int status) {
+  cause = describe_wait_status(status);
+  exit_code.reset();
+  signal.reset();
+  if (WIFEXITED(status)) exit_code = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) signal = WTERMSIG(status);
+}
 
 FailureDetector::FailureDetector(int ranks, double hang_timeout_seconds, double heartbeat_seconds)
     : ranks_(static_cast<std::size_t>(ranks)), hang_timeout_(hang_timeout_seconds), heartbeat_(heartbeat_seconds) {}
@@ -77,8 +87,11 @@ std::optional<Failure> FailureDetector::closed(int connection, Clock::time_point
     status = zombie_wait_status(state.pid);
   }
   if (!status) status = zombie_wait_status(state.pid);
-  failure.cause = status ? describe_wait_status(*status)
-                         : (process_alive(state.pid) ? "alive, but its connection closed" : "exited (status already collected)");
+  if (status) {
+    failure.set_wait_status(*status);
+  } else {
+    failure.cause = process_alive(state.pid) ? "alive, but its connection closed" : "exited (status already collected)";
+  }
   failure.detected_by = "heartbeat connection closed";
   failure.detected_at = now;
   failure.evidence_at = state.last_beat;

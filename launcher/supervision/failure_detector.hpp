@@ -20,10 +20,15 @@ struct Failure {
   std::string kind;         // "rank_died", "hang", "job_exited"
   int rank = -1;            // -1 when not tied to one rank
   std::string node;
-  std::string cause;        // "signal 9 (Killed)", "exit code 3", "unknown"
+  std::string cause;        // "signal 9 (Killed)", "exit code 3", "process alive but silent"
+  std::optional<int> exit_code;  // the cause as numbers, when a process ended: its exit status...
+  std::optional<int> signal;     // ... or the signal that ended it
   std::string detected_by;  // how it was noticed
   Clock::time_point detected_at;
   Clock::time_point evidence_at;  // the last sign of life, or the injected fault's time
+
+  // Sets cause, exit_code and signal from a waitpid() status.
+  void set_wait_status(int status);
 };
 
 class FailureDetector {

@@ -74,7 +74,8 @@ Supervisor::Supervisor(RunOptions options, std::vector<Fault> faults, NodePool n
       token_(random_token()),
       start_(Clock::now()),
       events_(options_.events_file, start_),
-      server_(options_.listen_address, options_.advertised_address, token_) {}
+      server_(options_.listen_address, options_.advertised_address, token_),
+      policy_(options_.max_restarts) {}
 
 std::map<std::string, std::filesystem::path> Supervisor::local_job_dirs() const {
   std::map<std::string, std::filesystem::path> dirs;
@@ -185,6 +186,35 @@ void Supervisor::fire_due_faults(const FailureDetector& detector, int attempt) {
   }
 }
 
+bool Supervisor::caused_by_launcher(Failure& failure, const FailureDetector& detector, int attempt,
+                                    Clock::time_point launched_at) {
+  bool injected = false;
+  if (auto pid = detector.pid_of(failure.rank); pid && injected_signals_.contains(*pid)) {
+    const int signal = injected_signals_[*pid];
+    failure.cause = fmt::format("signal {} ({}) sent by --inject", signal, strsignal(signal));
+    failure.signal = signal;
+    failure.exit_code.reset();
+    injected = true;
+  }
+  // An injected fault is the known cause, whichever rank was noticed first: measure detection from it.
+  if (last_fault_at_ && *last_fault_at_ > launched_at && *last_fault_at_ <= failure.detected_at) {
+    failure.evidence_at = *last_fault_at_;
+    injected = true;
+  }
+  // A crash point (LAZARUS_FAULT) makes its rank SIGKILL itself. Its wait status is often gone
+  // (mpirun's daemon reaps its ranks): a death of that rank counts as the crash unless its cause is
+  // known to be another.
+  const bool may_be_sigkill = !failure.exit_code && (!failure.signal || *failure.signal == SIGKILL);
+  for (const Fault& fault : faults_) {
+    if (!injected && fault.action == Fault::Action::crash && fault.attempt == attempt &&
+        failure.kind == "rank_died" && fault.rank == failure.rank && may_be_sigkill) {
+      failure.cause += fmt::format(" at crash point {} (--inject)", fault.point);
+      injected = true;
+    }
+  }
+  return injected;
+}
+
 Supervisor::AttemptOutcome Supervisor::run_attempt(int attempt) {
   // Open MPI's shared-memory files get a folder of their own when every rank runs on this host.
   std::optional<ScopedFolder> shm_dir;
@@ -276,7 +306,7 @@ Supervisor::AttemptOutcome Supervisor::run_attempt(int attempt) {
       } else {
         Failure failure;
         failure.kind = "job_exited";
-        failure.cause = describe_wait_status(*status);
+        failure.set_wait_status(*status);
         failure.detected_by = "mpirun exited";
         failure.detected_at = Clock::now();
         failure.evidence_at = failure.detected_at;
@@ -289,18 +319,14 @@ Supervisor::AttemptOutcome Supervisor::run_attempt(int attempt) {
 
   if (outcome.failure) {
     Failure& failure = *outcome.failure;
-    if (auto pid = detector.pid_of(failure.rank); pid && injected_signals_.contains(*pid)) {
-      const int signal = injected_signals_[*pid];
-      failure.cause = fmt::format("signal {} ({}) sent by --inject", signal, strsignal(signal));
-    }
-    // An injected fault is the known cause: measure detection from it.
-    if (last_fault_at_ && *last_fault_at_ > launched_at && *last_fault_at_ <= failure.detected_at) {
-      failure.evidence_at = *last_fault_at_;
-    }
+    outcome.injected = caused_by_launcher(failure, detector, attempt, launched_at);
     const double latency = seconds_between(failure.evidence_at, failure.detected_at);
+    const auto number_or_null = [](std::optional<int> value) { return value ? nlohmann::json(*value) : nlohmann::json(); };
     events_.record("failure",
                    {{"attempt", attempt}, {"kind", failure.kind}, {"rank", failure.rank}, {"node", failure.node},
-                    {"cause", failure.cause}, {"detected_by", failure.detected_by}, {"detection_latency_s", latency}},
+                    {"cause", failure.cause}, {"exit_code", number_or_null(failure.exit_code)},
+                    {"signal", number_or_null(failure.signal)}, {"injected", outcome.injected},
+                    {"detected_by", failure.detected_by}, {"detection_latency_s", latency}},
                    fmt::format("failure: {}{}{}: {}; detected by {} after {:.3f} s", failure.kind,
                                failure.rank >= 0 ? fmt::format(" of rank {}", failure.rank) : "",
                                failure.node.empty() ? "" : fmt::format(" on node {}", failure.node), failure.cause,
@@ -413,7 +439,6 @@ int Supervisor::run() {
   std::signal(SIGHUP, on_interrupt);
   std::signal(SIGUSR1, on_stop_signal);
   first_version_ = newest_complete_version().first;
-  int consecutive_without_checkpoint = 0;
   for (int attempt = 1;; ++attempt) {
     attempts_ = attempt;
     refresh_time_limit();
@@ -466,15 +491,30 @@ int Supervisor::run() {
       if (!spare) return finish(kExitNoSpare, "no spare node left");
       replacements.emplace_back(lost, *spare);
     }
-    consecutive_without_checkpoint = version_after > version_before ? 0 : consecutive_without_checkpoint + 1;
-    if (consecutive_without_checkpoint >= 2) {
-      events_.record("give_up", {{"reason", "no progress"}},
-                     "giving up: two attempts in a row failed before a new checkpoint (the failure is in the application)");
+    const Failure& failure = *outcome.failure;
+    AttemptFailure judged;
+    judged.attempt = attempt;
+    judged.kind = failure.kind == "hang" ? FailureKind::hang
+                  : failure.kind == "job_exited" ? FailureKind::job_exited : FailureKind::rank_died;
+    judged.rank = failure.rank;
+    judged.exit_code = failure.exit_code;
+    judged.signal = failure.signal;
+    judged.injected = outcome.injected;
+    judged.node_lost = !replacements.empty();
+    judged.new_checkpoint = version_after > version_before;
+    const RestartDecision decision = policy_.judge(judged);
+    if (decision.rule == RestartDecision::Rule::no_progress) {
+      events_.record("give_up", {{"rule", to_string(decision.rule)}, {"reason", "no progress"},
+                                 {"evidence", decision.evidence}},
+                     fmt::format("giving up (rule no_progress): the same failure twice without a new checkpoint, "
+                                 "so the failure is in the application: {}", fmt::join(decision.evidence, "; ")));
       return finish(kExitNoProgress, "no progress");
     }
-    if (failures_ > options_.max_restarts) {
-      events_.record("give_up", {{"reason", "restarts exhausted"}, {"max_restarts", options_.max_restarts}},
-                     fmt::format("giving up: {} failures, more than --max-restarts {}", failures_, options_.max_restarts));
+    if (decision.rule == RestartDecision::Rule::restarts_exhausted) {
+      events_.record("give_up", {{"rule", to_string(decision.rule)}, {"reason", "restarts exhausted"},
+                                 {"max_restarts", options_.max_restarts}, {"evidence", decision.evidence}},
+                     fmt::format("giving up (rule restarts_exhausted): {} failures, more than --max-restarts {}: {}",
+                                 policy_.failures(), options_.max_restarts, fmt::join(decision.evidence, "; ")));
       return finish(kExitRestartsExhausted, "restarts exhausted");
     }
     nlohmann::json replaced = nlohmann::json::array();
@@ -482,9 +522,10 @@ int Supervisor::run() {
     std::string substitution;
     for (const auto& [lost, spare] : replacements) substitution += fmt::format(", spare {} replaces {}", spare, lost);
     events_.record("restart",
-                   {{"attempt", attempt + 1}, {"replaced", replaced}, {"version", version_after}, {"work_lost_s", work_lost}},
-                   fmt::format("restart: attempt {}{}, restoring checkpoint version {} ({:.1f} s of work lost since it)",
-                               attempt + 1, substitution, version_after, work_lost));
+                   {{"attempt", attempt + 1}, {"replaced", replaced}, {"version", version_after}, {"work_lost_s", work_lost},
+                    {"counted", decision.counted}, {"policy", decision.note}},
+                   fmt::format("restart: attempt {}{}, restoring checkpoint version {} ({:.1f} s of work lost since it); {}",
+                               attempt + 1, substitution, version_after, work_lost, decision.note));
   }
 }
 

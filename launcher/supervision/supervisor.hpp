@@ -14,6 +14,7 @@
 #include "launcher/supervision/heartbeat_server.hpp"
 #include "launcher/backends/launch_backend.hpp"
 #include "launcher/supervision/node_pool.hpp"
+#include "launcher/supervision/restart_policy.hpp"
 #include "launcher/cli/run_options.hpp"
 
 namespace lazarus::launcher {
@@ -29,11 +30,17 @@ class Supervisor {
     bool finished = false;  // the launch command exited with status 0
     bool stopped = false;   // ... after the application agreed to stop (Session::should_stop())
     std::optional<Failure> failure;
+    bool injected = false;  // ... which the launcher caused (--inject)
   };
   AttemptOutcome run_attempt(int attempt);
   double attempt_started_unix_ = 0;  // wall clock at the current attempt's launch
   LaunchPlan plan_for(int attempt, const std::string& shm_dir) const;
   void fire_due_faults(const FailureDetector& detector, int attempt);
+  // Whether the launcher caused `failure` of attempt `attempt`, launched at `launched_at`: a fault of
+  // --inject fired in this attempt before it was detected, or the rank of a planned crash point died
+  // (of SIGKILL, or of a cause not known). Names the injection in its cause.
+  bool caused_by_launcher(Failure& failure, const FailureDetector& detector, int attempt,
+                          Clock::time_point launched_at);
   // Newest complete version (0: none) and when it was committed: at the global level, in a logical
   // node's folder, or, for real hosts whose folders the launcher cannot read, as the ranks reported it.
   std::pair<std::uint64_t, std::optional<double>> newest_complete_version() const;
@@ -65,7 +72,8 @@ class Supervisor {
   std::uint64_t newest_reported_ = 0;                // newest checkpoint version any rank reported
   double newest_reported_unix_ = 0;                  // and when it was first reported (wall clock)
   int attempts_ = 0;
-  int failures_ = 0;
+  int failures_ = 0;                                 // every failed attempt
+  RestartPolicy policy_;
   double time_lost_seconds_ = 0;
   std::uint64_t first_version_ = 0;
   std::optional<Clock::time_point> stop_due_;           // time limit minus --stop-before (Slurm)

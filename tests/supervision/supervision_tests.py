@@ -84,10 +84,44 @@ def restarts_exhausted(setup):
 
 
 def no_progress(setup):
+    """The program fails the same way twice before any checkpoint: the failure is in the program."""
     run = lazarus_run(setup, "noprogress", ["-n", "2"], program=["/bin/false"])
     check(run.returncode == 5, f"expected exit 5 (no progress)\n{run.explain()}")
     check(len(run.of("launch")) == 2, "expected exactly two attempts")
     check("the failure is in the application" in run.stderr, run.explain())
+    give_up = run.of("give_up")
+    check(len(give_up) == 1 and give_up[0]["rule"] == "no_progress", f"bad give_up {give_up}")
+    check(give_up[0]["evidence"] == ["attempt 1: job_exited, exit code 1", "attempt 2: job_exited, exit code 1"],
+          f"bad evidence {give_up[0]}")
+    restart = run.of("restart")
+    check(len(restart) == 1 and restart[0]["counted"], f"the first failure did not count: {restart}")
+
+
+def injected_faults_before_the_first_checkpoint_restart(setup):
+    """Two faults of the launcher's own (a rank kill, then a node loss) before heat2d's first checkpoint are
+    outside the program: the job restarts from scratch, on the spare the second time, and finishes."""
+    steps = 4000
+    # The first checkpoint comes at step 3000, at least 6 s into an attempt (2 ms pause per step).
+    program = [setup.heat2d, "--n", "256", "--checkpoint-every", "3000", "--pause-ms", "2", "--steps", str(steps)]
+    run = lazarus_run(setup, "outsidefaults", ["-n", "4", "--ranks-per-node", "1", "--local-nodes", "5",
+                                               "--spares", "1", "--max-restarts", "3",
+                                               "--inject", "kill rank=0 after=1s", "--inject", "kill node=n3 after=3s"],
+                      program=program)
+    failures = run.of("failure")
+    check(len(failures) == 2, f"expected two failures: {failures}\n{run.explain()}")
+    second_failure = run.events.index(failures[1])
+    check(not [e for e in run.events[:second_failure] if e["event"] == "checkpoint"],
+          f"heat2d checkpointed before the second fault: the case is not tested\n{run.explain()}")
+    finished_bit_exact(setup, run, steps=steps)
+    check(all(f["injected"] for f in failures), f"failures not marked injected: {failures}")
+    check(not run.of("give_up"), f"gave up: {run.of('give_up')}")
+    restarts = run.of("restart")
+    check(len(restarts) == 2 and not any(r["counted"] for r in restarts), f"a fault counted: {restarts}")
+    check(all(r["version"] == 0 for r in restarts), f"expected restarts from scratch: {restarts}")
+    lost = run.of("node_lost")
+    check(len(lost) == 1 and lost[0]["node"] == "n3" and lost[0]["spare"] == "n5", f"bad node_lost {lost}")
+    launches = run.of("launch")
+    check(len(launches) == 3 and launches[2]["nodes"] == ["n1", "n2", "n5", "n4"], f"bad launches {launches}")
 
 
 def usage_errors(setup):
@@ -204,6 +238,7 @@ def sigusr1_stops_with_a_final_checkpoint(setup):
 
 CASES = {f.__name__: f for f in [rank_kill_restarts_bit_exact, node_kill_relaunches_on_spare,
                                  hang_is_detected_and_restarted, spares_exhausted, restarts_exhausted, no_progress,
+                                 injected_faults_before_the_first_checkpoint_restart,
                                  usage_errors, heartbeat_channel_rejects_intruders,
                                  sigusr1_stops_with_a_final_checkpoint]}
 

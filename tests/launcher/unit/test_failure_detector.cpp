@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <string>
 
 #include "launcher/supervision/failure_detector.hpp"
@@ -45,6 +46,18 @@ class ExitedChild {
  private:
   pid_t pid_ = -1;
 };
+
+TEST(FailureDetector, WaitStatusGivesTheCauseAsTextAndAsNumbers) {
+  Failure failure;
+  failure.set_wait_status(SIGSEGV);  // what waitpid() reports for a process ended by SIGSEGV
+  EXPECT_EQ(failure.signal, std::optional<int>(SIGSEGV));
+  EXPECT_EQ(failure.exit_code, std::nullopt);
+  EXPECT_EQ(failure.cause.rfind("signal 11 (", 0), 0u) << failure.cause;
+  failure.set_wait_status(3 << 8);  // exit(3)
+  EXPECT_EQ(failure.exit_code, std::optional<int>(3));
+  EXPECT_EQ(failure.signal, std::nullopt);
+  EXPECT_EQ(failure.cause, "exit code 3");
+}
 
 TEST(FailureDetector, HelloRegistersRanks) {
   FailureDetector detector(2, 1.0);
@@ -95,6 +108,8 @@ TEST(FailureDetector, CloseWithoutByeIsARankThatDied) {
   EXPECT_EQ(failure->rank, 1);
   EXPECT_EQ(failure->node, "n2");
   EXPECT_EQ(failure->cause, "exit code 3");  // read from the zombie
+  EXPECT_EQ(failure->exit_code, std::optional<int>(3));
+  EXPECT_EQ(failure->signal, std::nullopt);
   EXPECT_EQ(failure->detected_by, "heartbeat connection closed");
   EXPECT_EQ(failure->detected_at, t0 + milliseconds(150));
   EXPECT_EQ(failure->evidence_at, t0 + milliseconds(100));  // its last heartbeat
