@@ -225,7 +225,7 @@ LoadPlan RankFileReader::plan_load(std::vector<RegionLoad> loads) const {
     if (stored.bytes != load.bytes) {
       throw CorruptCheckpoint(fmt::format("{}: holds {} bytes, expected {}", where, stored.bytes, load.bytes));
     }
-    LoadPlan::Region region{std::move(load), element_size(stored.type), {}, {}};
+    LoadPlan::Region region{std::move(load), stored, element_size(stored.type), {}, {}};
     H5Dataset dataset(h5_check<CorruptCheckpoint>(H5Dopen2(file_.get(), region.load.name.c_str(), H5P_DEFAULT), where));
     const auto slabs = region.load.bytes == 0 ? std::nullopt : direct_chunk_layout(dataset.get(), stored);
     if (slabs) {

@@ -32,6 +32,10 @@ struct RegionLoad {
 // Where every region's chunks lie in a rank file held in memory, checked, ready for
 // RankFileReader::load. Made by RankFileReader::plan_load.
 class LoadPlan {
+ public:
+  // How region `i` (in the order given to plan_load) is stored, as described once by plan_load.
+  const StoredRegion& stored(std::size_t i) const { return regions_.at(i).stored; }
+
  private:
   friend class RankFileReader;
   struct Chunk {
@@ -42,6 +46,7 @@ class LoadPlan {
   };
   struct Region {
     RegionLoad load;
+    StoredRegion stored;
     std::size_t element_bytes = 0;
     std::size_t chunk_elements = 0;
     std::vector<Chunk> chunks;  // empty: read with H5Dread (scalars, uncompressed, other layouts)

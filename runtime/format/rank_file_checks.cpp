@@ -50,7 +50,11 @@ void check_file_header(const backends::RankFileHeader& header, const std::filesy
 
 void check_region_description(const backends::RankFileReader& reader, const std::filesystem::path& file,
                               const RegionRecord& expected) {
-  const auto in_file = reader.describe(expected.name);
+  check_region_description(reader.describe(expected.name), file, expected);
+}
+
+void check_region_description(const backends::StoredRegion& in_file, const std::filesystem::path& file,
+                              const RegionRecord& expected) {
   if (in_file.type != expected.type || in_file.shape != expected.shape || in_file.checksum != expected.xxh3) {
     throw CorruptCheckpoint(fmt::format("region '{}' in {} disagrees with the manifest", expected.name, file.string()));
   }

@@ -10,6 +10,7 @@
 namespace lazarus::backends {
 class RankFileReader;
 struct RankFileHeader;
+struct StoredRegion;
 }  // namespace lazarus::backends
 
 namespace lazarus::detail {
@@ -23,7 +24,11 @@ void check_file_intact(const std::filesystem::path& file, std::uint64_t expected
 // The file's root attributes name the manifest's job and version, `rank` and the manifest's rank count.
 void check_file_header(const backends::RankFileHeader& header, const std::filesystem::path& file,
                        const Manifest& manifest, int rank);
-// Dataset `expected.name` has the manifest's element type, shape and checksum attribute.
+// Dataset `expected.name`, stored as `in_file` says, has the manifest's element type, shape and
+// checksum attribute.
+void check_region_description(const backends::StoredRegion& in_file, const std::filesystem::path& file,
+                              const RegionRecord& expected);
+// The same, described by `reader`.
 void check_region_description(const backends::RankFileReader& reader, const std::filesystem::path& file,
                               const RegionRecord& expected);
 // The XXH3-64 of a region's data as read matches the manifest's.

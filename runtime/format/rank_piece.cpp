@@ -80,7 +80,6 @@ VerifiedPiece verify_rank_piece(const std::filesystem::path& version_dir, const 
   std::vector<backends::RegionLoad> loads;
   for (std::size_t i = 0; i < regions.all().size(); ++i) {
     const Region& region = regions.all()[i];
-    check_region_description(*piece.reader_, piece.file_, piece.expected_[i]);
     std::byte* destination = static_cast<std::byte*>(region.data);
     if (region.device) {
       piece.device_targets_.push_back({&region, backends::PinnedBuffer(region.bytes())});
@@ -88,7 +87,11 @@ VerifiedPiece verify_rank_piece(const std::filesystem::path& version_dir, const 
     }
     loads.push_back({region.name, destination, region.bytes()});
   }
+  // Each dataset is described once, by the plan.
   piece.plan_ = piece.reader_->plan_load(std::move(loads));
+  for (std::size_t i = 0; i < piece.expected_.size(); ++i) {
+    check_region_description(piece.plan_.stored(i), piece.file_, piece.expected_[i]);
+  }
   return piece;
 }
 
