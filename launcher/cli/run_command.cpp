@@ -245,7 +245,8 @@ int RunCommand::execute() {
   } else {
     backend = make_mpirun_backend(o.mpirun, split_words(o.mpirun_args));
   }
-  Supervisor supervisor(o, std::move(faults), std::move(pool), std::move(backend));
+  auto resources = o.slurm_job_id.empty() ? no_resource_manager() : slurm_resource_manager(o.slurm_job_id);
+  Supervisor supervisor(o, std::move(faults), std::move(pool), std::move(backend), std::move(resources));
   return supervisor.run();
 }
 

@@ -11,7 +11,6 @@
 
 #include "launcher/cli/exit_codes.hpp"
 #include "launcher/process/process_tools.hpp"
-#include "launcher/resources/slurm_allocation.hpp"
 #include "lazarus/options.hpp"
 #include "runtime/format/manifest.hpp"
 #include "runtime/levels/scavenge.hpp"
@@ -66,11 +65,12 @@ double unix_seconds_now() {
 }  // namespace
 
 Supervisor::Supervisor(RunOptions options, std::vector<Fault> faults, NodePool nodes,
-                       std::unique_ptr<LaunchBackend> backend)
+                       std::unique_ptr<LaunchBackend> backend, std::unique_ptr<ResourceManager> resources)
     : options_(std::move(options)),
       faults_(std::move(faults)),
       nodes_(std::move(nodes)),
       backend_(std::move(backend)),
+      resources_(std::move(resources)),
       token_(random_token()),
       start_(Clock::now()),
       events_(options_.events_file, start_),
@@ -227,7 +227,7 @@ Supervisor::AttemptOutcome Supervisor::run_attempt(int attempt) {
   for (const Node* node : nodes_.hosting()) hosting.push_back(node->name);
   events_.record("launch", {{"attempt", attempt}, {"nodes", hosting}, {"ranks", options_.ranks},
                             {"heartbeat_address", server_.address()}, {"shm_dir", shm_path},
-                            {"launcher", backend_->name()}, {"slurm_job", options_.slurm_job_id},
+                            {"launcher", backend_->name()}, {"slurm_job", resources_->job_id()},
                             {"spares", nodes_.spares_left()},
                             {"command", backend_->command_line(plan)}},
                  fmt::format("launch: attempt {} with {} ranks on nodes {} ({} spare{} left)", attempt, options_.ranks,
@@ -295,7 +295,7 @@ Supervisor::AttemptOutcome Supervisor::run_attempt(int attempt) {
     }
     fire_due_faults(detector, attempt);
     if (outcome.failure) break;
-    if (!options_.slurm_job_id.empty() && Clock::now() - time_limit_checked_ > std::chrono::seconds(60)) {
+    if (!resources_->job_id().empty() && Clock::now() - time_limit_checked_ > std::chrono::seconds(60)) {
       refresh_time_limit();  // an administrator may have changed the limit
     }
     if (stop_requested_at_ || stop_reason()) request_stop(attempt, detector);
@@ -350,19 +350,19 @@ Supervisor::AttemptOutcome Supervisor::run_attempt(int attempt) {
 }
 
 void Supervisor::refresh_time_limit() {
-  if (options_.slurm_job_id.empty()) return;
+  if (resources_->job_id().empty()) return;
   time_limit_checked_ = Clock::now();
-  const auto left = query_time_left("squeue", options_.slurm_job_id, std::chrono::seconds(5));
-  if (!left) return;  // no limit, or squeue did not answer: keep what was known
+  const auto left = resources_->seconds_left();
+  if (!left) return;  // no limit, or no answer now: keep what was known
   const auto due = time_limit_checked_ + std::chrono::duration_cast<Clock::duration>(
                                              std::chrono::duration<double>(*left - options_.stop_before_seconds));
   // squeue has a resolution of a second: report only a real change (a new limit set by an admin).
   if (stop_due_ && std::chrono::abs(due - *stop_due_) < std::chrono::seconds(5)) return;
   stop_due_ = due;
-  events_.record("time_limit", {{"job", options_.slurm_job_id}, {"seconds_left", *left},
+  events_.record("time_limit", {{"job", resources_->job_id()}, {"seconds_left", *left},
                                 {"stop_before_s", options_.stop_before_seconds}},
                  fmt::format("time limit: Slurm job {} ends in {:.0f} s; the job will be asked to stop {:.0f} s before",
-                             options_.slurm_job_id, *left, options_.stop_before_seconds));
+                             resources_->job_id(), *left, options_.stop_before_seconds));
 }
 
 std::optional<std::string> Supervisor::stop_reason() const {

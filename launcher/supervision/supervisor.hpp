@@ -13,6 +13,7 @@
 #include "launcher/supervision/fault_plan.hpp"
 #include "launcher/supervision/heartbeat_server.hpp"
 #include "launcher/backends/launch_backend.hpp"
+#include "launcher/resources/resource_manager.hpp"
 #include "launcher/supervision/node_pool.hpp"
 #include "launcher/supervision/restart_policy.hpp"
 #include "launcher/cli/run_options.hpp"
@@ -21,7 +22,8 @@ namespace lazarus::launcher {
 
 class Supervisor {
  public:
-  Supervisor(RunOptions options, std::vector<Fault> faults, NodePool nodes, std::unique_ptr<LaunchBackend> backend);
+  Supervisor(RunOptions options, std::vector<Fault> faults, NodePool nodes, std::unique_ptr<LaunchBackend> backend,
+             std::unique_ptr<ResourceManager> resources);
   // Runs the job to its end; returns the exit status (launcher/cli/exit_codes.hpp).
   int run();
 
@@ -49,7 +51,8 @@ class Supervisor {
   // Every logical node's local job folder (empty for real hosts).
   std::map<std::string, std::filesystem::path> local_job_dirs() const;
   int finish(int status, const std::string& outcome);
-  // Slurm: asks squeue for the time left and sets when the job is to be asked to stop.
+  // Inside an allocation: asks the resource manager for the time left and sets when the job is to be
+  // asked to stop.
   void refresh_time_limit();
   // Whether the job should be asked to stop now (the time limit is near, or SIGUSR1 came).
   std::optional<std::string> stop_reason() const;
@@ -63,6 +66,7 @@ class Supervisor {
   std::vector<Fault> faults_;
   NodePool nodes_;
   std::unique_ptr<LaunchBackend> backend_;
+  std::unique_ptr<ResourceManager> resources_;
   std::string token_;
   Clock::time_point start_;
   EventLog events_;

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "launcher/resources/resource_manager.hpp"
 #include "launcher/resources/slurm_allocation.hpp"
 #include "tests/launcher/unit/fake_commands.hpp"
 #include "tests/scoped_environment.hpp"
@@ -155,6 +156,20 @@ TEST(SlurmTimeLeftQuery, NulloptForGarbageAFailureOrNoAnswerInTime) {
   const auto hanging = fake_squeue(scratch, "sleep 30.3141\necho 1:00\n");
   EXPECT_EQ(query_time_left(hanging, "42", milliseconds(200)), std::nullopt);
   EXPECT_EQ(query_time_left("/nonexistent/squeue", "42", milliseconds(5000)), std::nullopt);
+}
+
+TEST(ResourceManager, SlurmAsksSqueueAboutItsJob) {
+  ScratchDir scratch;
+  const auto slurm = slurm_resource_manager("42", fake_squeue(scratch, "echo 2:00\n"));
+  EXPECT_EQ(slurm->job_id(), "42");
+  EXPECT_EQ(slurm->seconds_left(), 120.0);
+  EXPECT_EQ(slurm_resource_manager("43", fake_squeue(scratch, "echo 2:00\n"))->seconds_left(), std::nullopt);
+}
+
+TEST(ResourceManager, OutsideAnAllocationThereIsNoJobAndNoLimit) {
+  const auto none = no_resource_manager();
+  EXPECT_EQ(none->job_id(), "");
+  EXPECT_EQ(none->seconds_left(), std::nullopt);
 }
 
 }  // namespace
