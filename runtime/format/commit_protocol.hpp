@@ -10,7 +10,8 @@
 // A crash at any instant leaves either the previous or the new version as the newest complete one.
 // Step 3 is publish_version(), the one place where a version becomes complete: every level and mode,
 // the copy to the global level, the rebuild of a lost node's files and the launcher's scavenge go
-// through it. A checkpoint that fails before step 3 is abandoned: what it wrote is removed.
+// through it. A checkpoint that fails at step 2 or 4 is abandoned (abandon_version): what it wrote is
+// removed, and every rank throws.
 #include <cstdint>
 #include <filesystem>
 #include <functional>
