@@ -1,7 +1,7 @@
 #pragma once
 // How a version becomes complete (docs/file-format.md, "Commit protocol"):
 //   1. every rank writes its regions to <version>/rank-R.h5 and fsyncs it;
-//   2. the ranks agree that every write succeeded (else all throw, the version stays incomplete);
+//   2. the ranks agree that every write succeeded (else the version is abandoned and all throw);
 //   3. the publishing rank (rank 0; at a node-local level, one rank per node) publishes the version:
 //      it fsyncs the version folder and the job folder, then writes manifest.json atomically
 //      (temporary, fsync, rename, fsync): the rename is the instant the version becomes complete;
