@@ -307,7 +307,7 @@ Supervisor::AttemptOutcome Supervisor::run_attempt(int attempt) {
         Failure failure;
         failure.kind = "job_exited";
         failure.set_wait_status(*status);
-        failure.detected_by = "mpirun exited";
+        failure.detected_by = backend_->name() + " exited";  // "mpirun exited", "srun exited"
         failure.detected_at = Clock::now();
         failure.evidence_at = failure.detected_at;
         outcome.failure = failure;

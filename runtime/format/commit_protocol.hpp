@@ -1,7 +1,7 @@
 #pragma once
 // How a version becomes complete (docs/file-format.md, "Commit protocol"):
 //   1. every rank writes its regions to <version>/rank-R.h5 and fsyncs it;
-//   2. the ranks agree that every write succeeded (else all throw, the version stays incomplete);
+//   2. the ranks agree that every write succeeded (else the version is abandoned and all throw);
 //   3. the publishing rank (rank 0; at a node-local level, one rank per node) publishes the version:
 //      it fsyncs the version folder and the job folder, then writes manifest.json atomically
 //      (temporary, fsync, rename, fsync): the rename is the instant the version becomes complete;
@@ -10,7 +10,8 @@
 // A crash at any instant leaves either the previous or the new version as the newest complete one.
 // Step 3 is publish_version(), the one place where a version becomes complete: every level and mode,
 // the copy to the global level, the rebuild of a lost node's files and the launcher's scavenge go
-// through it. A checkpoint that fails before step 3 is abandoned: what it wrote is removed.
+// through it. A checkpoint that fails at step 2 or 4 is abandoned (abandon_version): what it wrote is
+// removed, and every rank throws.
 #include <cstdint>
 #include <filesystem>
 #include <functional>

@@ -1,7 +1,8 @@
 #pragma once
-// A version's manifest: the record, written once by rank 0 after every rank's data is durable, that
-// makes the version complete. It lists every rank's file and regions with their checksums and carries
-// a checksum of its own. docs/file-format.md specifies it.
+// A version's manifest: the record, written once by the publishing rank (rank 0; at a node-local
+// level, one rank per node) after every rank's data is durable, that makes the version complete. It
+// lists every rank's file and regions with their checksums and carries a checksum of its own.
+// docs/file-format.md specifies it.
 #include <cstdint>
 #include <filesystem>
 #include <functional>

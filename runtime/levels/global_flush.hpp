@@ -1,10 +1,10 @@
 #pragma once
 // The global level (L3) of a multi-level checkpoint: every Nth node-local version is copied to
 // LAZARUS_DIR in the background, rank by rank, while the application runs on. The copy commits there
-// exactly like a single-level checkpoint (files durable first, then rank 0 writes the manifest), but
-// the commit waits for the next collective call (checkpoint(), wait(), the Session's end): MPI is
-// only ever called from the application's thread. A crash or an error during the copy leaves the
-// global level at its previous complete version.
+// exactly like a single-level checkpoint (files durable first, then rank 0 publishes the manifest),
+// but the commit waits for a later collective call (checkpoint(), wait(), restore(), the Session's end):
+// MPI is only ever called from the application's thread. A crash or an error during the copy leaves
+// the global level at its previous complete version; after an error, what was copied is removed.
 #include <atomic>
 #include <cstdint>
 #include <filesystem>

@@ -28,11 +28,14 @@ class Engine;
 class Session {
  public:
   // Collective. Duplicates `comm`, reads Options::from_env() and validates it (ConfigError on every
-  // rank when any rank's environment is bad), and creates the job folder (IoError).
+  // rank when any rank's environment is bad, or when async mode meets an HDF5 that is not
+  // thread-safe), and creates the job folder, and the node-local one with Options::local_dir (IoError).
   explicit Session(MPI_Comm comm);
   // Collective. The same with explicit options.
   Session(MPI_Comm comm, Options options);
-  // Finishes in-flight work. Never throws.
+  // Collective in async mode and with Options::local_dir: commits the checkpoints in flight and copies
+  // the newest node-local version to the global level (skipped while an exception unwinds). Never
+  // throws: an error is printed on stderr.
   ~Session();
   Session(Session&&) noexcept;
   Session& operator=(Session&&) noexcept;
@@ -78,40 +81,53 @@ class Session {
   // Local. Throws MismatchError when no region has that name.
   void unprotect(const std::string& name);
 
-  // Collective. Writes every protected region of every rank and commits them as one new version;
-  // returns once the version is complete (durable on every rank). Throws IoError when any rank fails;
-  // the previous complete version stays the newest then.
+  // Collective. Writes every protected region of every rank as one new version and returns its
+  // number: in sync mode (the default) once the version is complete (durable on every rank); in async
+  // mode once the regions are copied, the version being committed at a later collective call
+  // (checkpoint, wait, need_checkpoint, should_stop, versions, restore, or the Session's end).
+  // Throws IoError on every rank when any rank fails to write or commit a version (in async mode, from
+  // the call that commits it): what that version wrote is removed, the previous complete version stays
+  // the newest, and the program may go on (the next checkpoint reuses the number).
   std::uint64_t checkpoint();
 
-  // Collective. Restores the newest complete version whose data verify; a corrupt version is reported
-  // once on stderr, set aside (its manifest renamed manifest.corrupt, its files kept) and skipped.
+  // Collective. First commits every checkpoint in flight (IoError as checkpoint()). Then restores the
+  // newest complete version whose data verify; a corrupt version is reported once on stderr, set
+  // aside (its manifest renamed manifest.corrupt, its files kept) and skipped.
   // Returns nullopt when no checkpoint exists at all; throws CorruptCheckpoint when versions exist but
   // none verifies, MismatchError when a protected region is not stored or is stored with another
   // type or shape, or the version was written by another number of ranks (stored regions that are
   // not protected are ignored). Protected memory is changed only once every rank's data verified.
   std::optional<std::uint64_t> restore();
-  // Collective. Restores exactly `version`: NoCheckpoint when it is not complete, CorruptCheckpoint
-  // when it does not verify, MismatchError as above.
+  // Collective. Commits what is in flight as restore() does, then restores exactly `version`:
+  // NoCheckpoint when it is not complete, CorruptCheckpoint when it does not verify, MismatchError as
+  // above.
   std::uint64_t restore(std::uint64_t version);
 
-  // Collective. The complete versions of this job, oldest first.
+  // Collective. The complete versions of this job, oldest first. In async mode it first commits what
+  // every rank finished writing (IoError as checkpoint()).
   std::vector<std::uint64_t> versions();
 
   // Collective. True on every rank once Options::interval_seconds have passed since the session
-  // started or the last checkpoint (rank 0's clock decides). Always false when the interval is 0.
+  // started or the last checkpoint (rank 0's clock decides; with Options::mtbf_seconds, the Young/Daly
+  // period). Always false when neither is set. In async mode it first commits what every rank finished
+  // writing (IoError as checkpoint()).
   bool need_checkpoint();
 
   // Collective. True on every rank once `lazarus run` asked the job to take a final checkpoint and
   // stop (before a Slurm time limit, for instance), and from then on; the ranks agree, so all of them
   // return true at the same call, however many of them were asked. Always false when the job was not
   // started by the launcher. Counts as progress for the launcher, like need_checkpoint(). Typical use:
-  // `if (session.should_stop()) { session.checkpoint(); break; }`. Throws Error when MPI fails.
+  // `if (session.should_stop()) { session.checkpoint(); break; }`. Throws Error when MPI fails; in
+  // async mode it first commits what every rank finished writing (IoError as checkpoint()).
   bool should_stop();
 
-  // Collective. Returns once every started checkpoint is committed (checkpoint() is synchronous
-  // today, so this returns at once).
+  // Collective. Returns once every checkpoint started is committed (async mode) and, with
+  // Options::local_dir, once the copy to the global level in progress is committed or dropped; at
+  // once when nothing is in flight. Throws IoError on every rank when a checkpoint in flight, or the
+  // commit of that copy, failed (as checkpoint()).
   void wait();
 
+  // Local. This rank, the communicator's size, and the options in use (local_dir with `%N` replaced).
   int rank() const noexcept;
   int size() const noexcept;
   const Options& options() const noexcept;
