@@ -33,12 +33,11 @@ std::vector<std::string_view> top_level_items(std::string_view expression) {
 
 std::string too_many_hosts() { return fmt::format("it names more than {} hosts", kMaxHostlistHosts); }
 
-// `name`, checked for length.
-std::string host_name(std::string name, std::string_view expression) {
-  if (name.size() > kMaxHostNameBytes) {
+// Refuses a name of `length` characters, before it is built, when it is too long.
+void check_name_length(std::size_t length, std::string_view expression) {
+  if (length > kMaxHostNameBytes) {
     malformed(expression, fmt::format("a host name longer than {} characters", kMaxHostNameBytes));
   }
-  return name;
 }
 
 std::uint64_t number_in(std::string_view digits, std::string_view expression) {
@@ -59,9 +58,7 @@ std::vector<std::string> expand_ranges(std::string_view ranges, std::string_view
     const std::string_view range = ranges.substr(start, comma - start);
     const std::size_t dash = range.find('-');
     const std::string_view low_text = range.substr(0, dash);
-    if (low_text.size() > kMaxHostNameBytes) {  // its width pads every number of the range
-      malformed(expression, fmt::format("a host name longer than {} characters", kMaxHostNameBytes));
-    }
+    check_name_length(low_text.size(), expression);  // its width pads every number of the range
     const std::uint64_t low = number_in(low_text, expression);
     const std::uint64_t high = dash == std::string_view::npos ? low : number_in(range.substr(dash + 1), expression);
     if (high < low) malformed(expression, fmt::format("range '{}' goes down", range));
@@ -82,7 +79,10 @@ std::vector<std::string> expand_item(std::string_view item, std::string_view exp
   while (position < item.size()) {
     const std::size_t open = item.find('[', position);
     const std::string_view text = item.substr(position, open - position);
-    for (auto& name : names) name = host_name(name + std::string(text), expression);
+    for (auto& name : names) {
+      check_name_length(name.size() + text.size(), expression);
+      name += text;
+    }
     if (open == std::string_view::npos) break;
     const std::size_t close = item.find(']', open);
     const auto values = expand_ranges(item.substr(open + 1, close - open - 1), expression);
@@ -91,7 +91,10 @@ std::vector<std::string> expand_item(std::string_view item, std::string_view exp
     std::vector<std::string> grown;
     grown.reserve(names.size() * values.size());
     for (const auto& name : names) {
-      for (const auto& value : values) grown.push_back(host_name(name + value, expression));
+      for (const auto& value : values) {
+        check_name_length(name.size() + value.size(), expression);
+        grown.push_back(name + value);
+      }
     }
     names = std::move(grown);
     position = close + 1;
