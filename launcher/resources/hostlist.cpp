@@ -31,6 +31,15 @@ std::vector<std::string_view> top_level_items(std::string_view expression) {
   return items;
 }
 
+std::string too_many_hosts() { return fmt::format("it names more than {} hosts", kMaxHostlistHosts); }
+
+// Refuses a name of `length` characters, before it is built, when it is too long.
+void check_name_length(std::size_t length, std::string_view expression) {
+  if (length > kMaxHostNameBytes) {
+    malformed(expression, fmt::format("a host name longer than {} characters", kMaxHostNameBytes));
+  }
+}
+
 std::uint64_t number_in(std::string_view digits, std::string_view expression) {
   std::uint64_t value = 0;
   const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
@@ -49,10 +58,11 @@ std::vector<std::string> expand_ranges(std::string_view ranges, std::string_view
     const std::string_view range = ranges.substr(start, comma - start);
     const std::size_t dash = range.find('-');
     const std::string_view low_text = range.substr(0, dash);
+    check_name_length(low_text.size(), expression);  // its width pads every number of the range
     const std::uint64_t low = number_in(low_text, expression);
     const std::uint64_t high = dash == std::string_view::npos ? low : number_in(range.substr(dash + 1), expression);
     if (high < low) malformed(expression, fmt::format("range '{}' goes down", range));
-    if (high - low > 1'000'000) malformed(expression, fmt::format("range '{}' is too long", range));
+    if (high - low >= kMaxHostlistHosts - values.size()) malformed(expression, too_many_hosts());
     for (std::uint64_t value = low; value <= high; ++value) {
       values.push_back(fmt::format("{:0{}}", value, low_text.size()));
     }
@@ -69,14 +79,22 @@ std::vector<std::string> expand_item(std::string_view item, std::string_view exp
   while (position < item.size()) {
     const std::size_t open = item.find('[', position);
     const std::string_view text = item.substr(position, open - position);
-    for (auto& name : names) name += text;
+    for (auto& name : names) {
+      check_name_length(name.size() + text.size(), expression);
+      name += text;
+    }
     if (open == std::string_view::npos) break;
     const std::size_t close = item.find(']', open);
     const auto values = expand_ranges(item.substr(open + 1, close - open - 1), expression);
+    // Both are at most kMaxHostlistHosts: the product cannot overflow.
+    if (names.size() * values.size() > kMaxHostlistHosts) malformed(expression, too_many_hosts());
     std::vector<std::string> grown;
     grown.reserve(names.size() * values.size());
     for (const auto& name : names) {
-      for (const auto& value : values) grown.push_back(name + value);
+      for (const auto& value : values) {
+        check_name_length(name.size() + value.size(), expression);
+        grown.push_back(name + value);
+      }
     }
     names = std::move(grown);
     position = close + 1;
@@ -89,7 +107,9 @@ std::vector<std::string> expand_item(std::string_view item, std::string_view exp
 std::vector<std::string> expand_hostlist(std::string_view expression) {
   std::vector<std::string> hosts;
   for (std::string_view item : top_level_items(expression)) {
-    for (auto& name : expand_item(item, expression)) hosts.push_back(std::move(name));
+    auto names = expand_item(item, expression);
+    if (names.size() > kMaxHostlistHosts - hosts.size()) malformed(expression, too_many_hosts());
+    for (auto& name : names) hosts.push_back(std::move(name));
   }
   return hosts;
 }

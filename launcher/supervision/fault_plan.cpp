@@ -45,7 +45,9 @@ Fault parse_fault(const std::string& spec) {
   for (std::string word; words >> word;) {
     const auto equals = word.find('=');
     if (equals == std::string::npos) throw UsageError(fmt::format("--inject '{}': '{}' is not key=value", spec, word));
-    fields[word.substr(0, equals)] = word.substr(equals + 1);
+    if (!fields.emplace(word.substr(0, equals), word.substr(equals + 1)).second) {
+      throw UsageError(fmt::format("--inject '{}': '{}' is given twice", spec, word.substr(0, equals)));
+    }
   }
   auto take = [&](const std::string& key) -> std::optional<std::string> {
     auto found = fields.find(key);

@@ -30,7 +30,7 @@ struct Fault {
   std::string text;  // as given, for the events
 };
 
-// Throws UsageError naming the bad spec.
+// Throws UsageError naming the bad spec (also for a key given twice).
 Fault parse_fault(const std::string& spec);
 
 }  // namespace lazarus::launcher

@@ -1,6 +1,7 @@
 #include "launcher/supervision/heartbeat_server.hpp"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -47,6 +48,14 @@ HeartbeatServer::HeartbeatServer(const std::string& bind_host, std::string adver
 std::string HeartbeatServer::address() const { return fmt::format("{}:{}", host_, port_); }
 
 void HeartbeatServer::drop_all() { peers_.clear(); }
+
+int HeartbeatServer::adopt(backends::FileDescriptor socket) {
+  const int flags = ::fcntl(socket.get(), F_GETFL);
+  if (flags < 0 || ::fcntl(socket.get(), F_SETFL, flags | O_NONBLOCK) != 0) fail("fcntl");
+  const int id = next_id_++;
+  peers_.emplace(id, Peer{std::move(socket), {}, false, Clock::now()});
+  return id;
+}
 
 std::size_t HeartbeatServer::send_to_all(const std::string& line) {
   std::size_t reached = 0;

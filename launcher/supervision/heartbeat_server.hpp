@@ -36,6 +36,10 @@ class HeartbeatServer {
   // Sends `line` to every authenticated peer, best effort: a peer whose socket would block or fails
   // misses it (the caller repeats what must arrive). Returns how many peers got the whole line.
   std::size_t send_to_all(const std::string& line);
+  // Takes `socket`, a connected stream socket, as a peer accepted now (it is made non-blocking), and
+  // returns its connection. Lets tests and the fuzz target drive the server through a socketpair,
+  // without TCP. Throws std::runtime_error.
+  int adopt(backends::FileDescriptor socket);
   // Closes every peer connection (between attempts), or one.
   void drop_all();
   void drop(int connection) { peers_.erase(connection); }

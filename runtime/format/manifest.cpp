@@ -1,6 +1,9 @@
 #include "runtime/format/manifest.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
+#include <limits>
 #include <system_error>
 
 #include <fmt/format.h>
@@ -10,6 +13,8 @@
 #include "backends/xxhash/xxh3.hpp"
 #include "lazarus/errors.hpp"
 #include "lazarus/version.hpp"
+#include "runtime/json_integer.hpp"
+#include "runtime/names.hpp"
 
 namespace lazarus::detail {
 namespace {
@@ -22,11 +27,33 @@ constexpr const char* kChecksumKey = "checksum_xxh3_64";
 std::string hex64(std::uint64_t value) { return fmt::format("{:016x}", value); }
 
 std::uint64_t parse_hex64(const std::string& text) {
-  if (text.size() != 16) throw std::invalid_argument("checksum '" + text + "' is not 16 hex digits");
-  std::size_t used = 0;
-  const std::uint64_t value = std::stoull(text, &used, 16);
-  if (used != text.size()) throw std::invalid_argument("checksum '" + text + "' is not hexadecimal");
+  // Digits only: std::stoull alone would also take a sign, spaces or "0x".
+  if (text.size() != 16 || !std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isxdigit(c); })) {
+    throw std::invalid_argument("checksum '" + text + "' is not 16 hex digits");
+  }
+  return std::stoull(text, nullptr, 16);
+}
+
+// Numbers are checked before narrowing: one out of range, negative where it cannot be, or with a
+// fraction is refused, never wrapped around or cut.
+template <class T>
+T integer_at(const json& j, const char* key) {
+  return json_integer<T>(j.at(key), key);
+}
+
+// A list, and only a list (iterating over an object or a number would also "work").
+const json& list_at(const json& j, const char* key) {
+  const json& value = j.at(key);
+  if (!value.is_array()) throw std::invalid_argument(fmt::format("{} is not a list", key));
   return value;
+}
+
+template <class T>
+std::vector<T> integers(const json& list, const char* what) {
+  if (!list.is_array()) throw std::invalid_argument(fmt::format("{} is not a list", what));
+  std::vector<T> values;
+  for (const json& value : list) values.push_back(json_integer<T>(value, what));
+  return values;
 }
 
 json region_to_json(const RegionRecord& region) {
@@ -43,10 +70,22 @@ RegionRecord region_from_json(const json& j) {
   RegionRecord region;
   region.name = j.at("name").get<std::string>();
   region.type = element_type_from_string(j.at("type").get<std::string>());
-  region.shape = j.at("shape").get<std::vector<std::size_t>>();
-  region.bytes = j.at("bytes").get<std::uint64_t>();
+  region.shape = integers<std::size_t>(j.at("shape"), "shape");
+  region.bytes = integer_at<std::uint64_t>(j, "bytes");
   region.xxh3 = parse_hex64(j.at("xxh3_64").get<std::string>());
   region.device = j.value("origin", std::string("host")) == "device";
+  // The size follows from the type and shape; a record that says otherwise contradicts itself.
+  std::uint64_t size = element_size(region.type);
+  for (const std::size_t extent : region.shape) {
+    if (extent != 0 && size > std::numeric_limits<std::uint64_t>::max() / extent) {
+      throw std::out_of_range(fmt::format("region '{}' has a shape too large to hold", region.name));
+    }
+    size *= extent;
+  }
+  if (size != region.bytes) {
+    throw std::invalid_argument(fmt::format("region '{}' records {} bytes, but its type and shape make {}", region.name,
+                                            region.bytes, size));
+  }
   return region;
 }
 
@@ -59,11 +98,15 @@ json rank_to_json(const RankRecord& record) {
 
 RankRecord rank_from_json(const json& j) {
   RankRecord record;
-  record.rank = j.at("rank").get<int>();
+  record.rank = integer_at<int>(j, "rank");
   record.file = j.at("file").get<std::string>();
-  record.file_bytes = j.at("file_bytes").get<std::uint64_t>();
+  // The file is joined to version folders, to read it and to write copies of it.
+  if (auto problem = name_problem(record.file)) {
+    throw std::invalid_argument(fmt::format("file '{}' is not a file name: {}", record.file, *problem));
+  }
+  record.file_bytes = integer_at<std::uint64_t>(j, "file_bytes");
   record.file_xxh3 = parse_hex64(j.at("file_xxh3_64").get<std::string>());
-  for (const auto& region : j.at("regions")) record.regions.push_back(region_from_json(region));
+  for (const auto& region : list_at(j, "regions")) record.regions.push_back(region_from_json(region));
   return record;
 }
 
@@ -85,10 +128,10 @@ Placement placement_from_json(const json& j, int nranks) {
   else if (redundancy == "none") placement.redundancy = Redundancy::none;
   else throw std::invalid_argument("unknown redundancy '" + redundancy + "'");
   placement.rank_nodes = j.at("rank_nodes").get<std::vector<std::string>>();
-  placement.partner = j.at("partner").get<std::vector<int>>();
-  placement.xor_groups = j.at("xor_groups").get<std::vector<std::vector<int>>>();
-  for (const auto& piece : j.at("parity")) {
-    placement.parity.push_back({piece.at("bytes").get<std::uint64_t>(), parse_hex64(piece.at("xxh3_64").get<std::string>())});
+  placement.partner = integers<int>(j.at("partner"), "partner");
+  for (const auto& group : list_at(j, "xor_groups")) placement.xor_groups.push_back(integers<int>(group, "xor_groups"));
+  for (const auto& piece : list_at(j, "parity")) {
+    placement.parity.push_back({integer_at<std::uint64_t>(piece, "bytes"), parse_hex64(piece.at("xxh3_64").get<std::string>())});
   }
   const auto n = static_cast<std::size_t>(nranks);
   if (placement.rank_nodes.size() != n || placement.partner.size() != n || placement.parity.size() != n) {
@@ -161,18 +204,18 @@ Manifest parse_manifest(std::string_view text, const std::string& source) {
       throw CorruptCheckpoint(fmt::format("{} is not a Lazarus manifest", source));
     }
     Manifest manifest;
-    manifest.format_version = body.at("format_version").get<int>();
+    manifest.format_version = integer_at<int>(body, "format_version");
     if (manifest.format_version > kFormatVersion) {
       throw CorruptCheckpoint(fmt::format("manifest {} has format version {}; this Lazarus reads up to {}", source,
                                           manifest.format_version, kFormatVersion));
     }
     manifest.job = body.at("job").get<std::string>();
-    manifest.version = body.at("version").get<std::uint64_t>();
-    manifest.nranks = body.at("nranks").get<int>();
-    manifest.created_unix_ms = body.at("created_unix_ms").get<std::int64_t>();
-    manifest.compression_level = body.at("storage").at("level").get<int>();
-    manifest.chunk_bytes = body.at("storage").at("chunk_bytes").get<std::size_t>();
-    for (const auto& record : body.at("ranks")) manifest.ranks.push_back(rank_from_json(record));
+    manifest.version = integer_at<std::uint64_t>(body, "version");
+    manifest.nranks = integer_at<int>(body, "nranks");
+    manifest.created_unix_ms = integer_at<std::int64_t>(body, "created_unix_ms");
+    manifest.compression_level = integer_at<int>(body.at("storage"), "level");
+    manifest.chunk_bytes = integer_at<std::size_t>(body.at("storage"), "chunk_bytes");
+    for (const auto& record : list_at(body, "ranks")) manifest.ranks.push_back(rank_from_json(record));
     if (manifest.nranks < 1 || manifest.ranks.size() != static_cast<std::size_t>(manifest.nranks)) {
       throw CorruptCheckpoint(fmt::format("manifest {} lists {} ranks but says nranks = {}", source,
                                           manifest.ranks.size(), manifest.nranks));

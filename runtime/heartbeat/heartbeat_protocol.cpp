@@ -43,6 +43,10 @@ const char* name_of(MessageType type) {
   return "beat";
 }
 
+// Never throws: text that is not valid UTF-8 (a node name from the environment, a cut) is written
+// with U+FFFD in its place.
+std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
 std::optional<MessageType> type_named(const std::string& name) {
   for (const auto& [type, candidate] : kNames) {
     if (name == candidate) return type;
@@ -72,11 +76,24 @@ std::string encode(const Message& message) {
   if (message.type == MessageType::checkpoint || message.type == MessageType::restore) j["version"] = message.version;
   if (message.type == MessageType::restore && !message.level.empty()) {
     j["level"] = message.level;
-    // Whatever room the line has left, so that it always fits.
-    const std::size_t room = kMaxMessageBytes - std::min(kMaxMessageBytes, j.dump().size() + 32);
-    j["detail"] = message.detail.size() > room ? message.detail.substr(0, room) : message.detail;
+    // Whatever room the line has left, so that it always fits: the longest start of the detail that
+    // does, measured as written (a JSON escape takes up to 6 bytes for one), and cut between UTF-8
+    // characters, never inside one.
+    const std::string& detail = message.detail;
+    j["detail"] = detail;
+    if (dump(j).size() > kMaxMessageBytes) {
+      std::size_t fits = 0;
+      std::size_t too_long = detail.size();
+      while (too_long - fits > 1) {
+        const std::size_t middle = fits + (too_long - fits) / 2;
+        j["detail"] = detail.substr(0, middle);
+        (dump(j).size() <= kMaxMessageBytes ? fits : too_long) = middle;
+      }
+      while (fits > 0 && (static_cast<unsigned char>(detail[fits]) & 0xC0) == 0x80) --fits;
+      j["detail"] = detail.substr(0, fits);
+    }
   }
-  return j.dump() + "\n";
+  return dump(j) + "\n";
 }
 
 std::optional<Message> decode(std::string_view line) noexcept {

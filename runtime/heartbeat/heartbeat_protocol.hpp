@@ -44,7 +44,9 @@ struct Message {
 // A message with no fields but its type (and version, for checkpoint and restore).
 Message make_message(MessageType type, std::uint64_t version = 0);
 
-// One line of text, newline included.
+// One line of text, newline included. A restore's detail is cut so that the line stays within
+// kMaxMessageBytes. Throws only std::bad_alloc (text that is not UTF-8 is written with U+FFFD in its
+// place).
 std::string encode(const Message& message);
 // The message in one line (without its newline), or nullopt when it is malformed.
 std::optional<Message> decode(std::string_view line) noexcept;

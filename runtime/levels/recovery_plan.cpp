@@ -7,6 +7,7 @@
 
 #include "lazarus/errors.hpp"
 #include "runtime/format/version_catalog.hpp"
+#include "runtime/json_integer.hpp"
 
 namespace lazarus::detail {
 namespace {
@@ -94,8 +95,11 @@ NodeInventory parse_node_inventory(const std::string& text) {
   if (text.empty()) return inventory;
   const json versions = json::parse(text);
   for (auto entry = versions.begin(); entry != versions.end(); ++entry) {
-    inventory[std::stoull(entry.key())] = {entry->at("manifest").get<bool>(),
-                                           entry->at("files").get<std::map<std::string, std::uint64_t>>()};
+    NodeHoldings& held = inventory[std::stoull(entry.key())];
+    held.manifest = entry->at("manifest").get<bool>();
+    const json& files = entry->at("files");
+    if (!files.is_object()) throw Error("node inventory: files is not an object");
+    for (const auto& [file, bytes] : files.items()) held.files[file] = json_integer<std::uint64_t>(bytes, file);
   }
   return inventory;
 }
@@ -189,12 +193,14 @@ std::string serialize_plan(const RecoveryPlan& plan) {
 RecoveryPlan parse_plan(const std::string& text) {
   const json j = json::parse(text);
   RecoveryPlan plan;
-  plan.version = j.at("version").get<std::uint64_t>();
+  plan.version = json_integer<std::uint64_t>(j.at("version"), "version");
   for (const auto& entry : j.at("ranks")) {
     Recovery recovery;
     recovery.kind = kind_from_name(entry.at("kind").get<std::string>());
-    recovery.source = *source_from_json(entry.at("source"));
-    recovery.member = entry.at("member").get<int>();
+    const auto own_source = source_from_json(entry.at("source"));
+    if (!own_source) throw Error("recovery plan: a rank has no source");
+    recovery.source = *own_source;
+    recovery.member = json_integer<int>(entry.at("member"), "member");
     for (const auto& source : entry.at("member_files")) recovery.member_files.push_back(source_from_json(source));
     for (const auto& source : entry.at("member_parity")) recovery.member_parity.push_back(source_from_json(source));
     plan.ranks.push_back(std::move(recovery));

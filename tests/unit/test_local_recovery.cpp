@@ -404,6 +404,25 @@ TEST(RecoveryPlanText, AnUnknownKindIsRefused) {
   EXPECT_THROW(parse_plan(text), Error);
 }
 
+// Found while writing fuzz_recovery_plan (and checked there under _GLIBCXX_ASSERTIONS): a rank whose
+// source was null was dereferenced as an empty std::optional, undefined behaviour.
+TEST(RecoveryPlanText, ARankWithoutASourceIsRefused) {
+  const std::string text =
+      R"({"ranks":[{"kind":"fetch","member":-1,"member_files":[],"member_parity":[],"source":null}],"version":1})";
+  EXPECT_THROW(parse_plan(text), Error);
+}
+
+// Found by fuzz_recovery_plan: a file size of 2.04e24 (beyond 64 bits, so a double in JSON) became a
+// uint64_t through nlohmann's get<>(), undefined behaviour. Numbers are now checked before narrowing.
+TEST(NodeInventoryText, NumbersThatDoNotFitAreRefused) {
+  EXPECT_ANY_THROW(parse_node_inventory(R"({"20":{"files":{"rank-00001.h5":2042184467440737095516160},"manifest":false}})"));
+  EXPECT_ANY_THROW(parse_node_inventory(R"({"20":{"files":{"rank-00001.h5":-1},"manifest":false}})"));
+  EXPECT_ANY_THROW(parse_node_inventory(R"({"20":{"files":[1000],"manifest":false}})"));
+  EXPECT_ANY_THROW(parse_plan(R"({"ranks":[],"version":1e30})"));
+  EXPECT_ANY_THROW(parse_plan(
+      R"({"ranks":[{"kind":"xor","member":4294967296,"member_files":[],"member_parity":[],"source":{"file":"","node":""}}],"version":1})"));
+}
+
 TEST(NodeInventoryText, RoundTrips) {
   NodeInventory inventory;
   inventory[3] = {true, {{rank_file_name(0), 1000}, {partner_file_name(1), 1010}, {parity_file_name(0), 600}}};

@@ -2,6 +2,14 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <xxhash.h>
 
 #include "lazarus/errors.hpp"
 #include "runtime/format/manifest.hpp"
@@ -75,6 +83,90 @@ TEST(Manifest, NewerFormatVersionIsRefused) {
   Manifest manifest = sample_manifest();
   manifest.format_version = kFormatVersion + 1;
   EXPECT_THROW(parse_manifest(serialize_manifest(manifest), "test"), CorruptCheckpoint);
+}
+
+// The sample manifest's JSON with `edit` applied and its checksum recomputed, as a writer with a bug
+// (or another tool) would produce it: the checksum holds, so only the parser's own checks stand
+// between the text and a restore.
+std::string edited_manifest(const std::function<void(nlohmann::json&)>& edit) {
+  nlohmann::json body = nlohmann::json::parse(serialize_manifest(sample_manifest()));
+  body.erase("checksum_xxh3_64");
+  edit(body);
+  const std::string compact = body.dump();
+  body["checksum_xxh3_64"] = fmt::format("{:016x}", XXH3_64bits(compact.data(), compact.size()));
+  return body.dump(1);
+}
+
+// The CorruptCheckpoint message parse_manifest throws for the edited manifest, or "" when it accepts it.
+std::string refusal_of(const std::function<void(nlohmann::json&)>& edit) {
+  try {
+    parse_manifest(edited_manifest(edit), "test");
+  } catch (const CorruptCheckpoint& error) {
+    return error.what();
+  }
+  return "";
+}
+
+TEST(Manifest, AnEditedManifestWithItsChecksumRecomputedIsAccepted) {
+  EXPECT_EQ(refusal_of([](nlohmann::json& body) { body["job"] = "other"; }), "");
+}
+
+// Found by fuzz_manifest: a shape extent of 3.9e24 (a JSON number beyond 64 bits, so a double) was
+// converted to size_t, which is undefined behaviour. Numbers are now checked before narrowing, like the
+// heartbeat protocol's: out of range, negative or fractional values are refused, never wrapped or cut.
+TEST(Manifest, NumbersThatDoNotFitTheirFieldAreRefused) {
+  using nlohmann::json;
+  const std::vector<std::pair<std::string, std::function<void(json&)>>> edits = {
+      {"shape", [](json& b) { b["ranks"][0]["regions"][0]["shape"][0] = 3.92e24; }},
+      {"shape", [](json& b) { b["ranks"][0]["regions"][0]["shape"][0] = -1; }},
+      {"bytes", [](json& b) { b["ranks"][0]["regions"][0]["bytes"] = 1600.5; }},
+      {"rank", [](json& b) { b["ranks"][1]["rank"] = 4294967297u; }},  // an int would wrap to 1
+      {"nranks", [](json& b) { b["nranks"] = 4294967298u; }},
+      {"file_bytes", [](json& b) { b["ranks"][0]["file_bytes"] = -1; }},
+      {"version", [](json& b) { b["version"] = 42.0; }},
+      {"created_unix_ms", [](json& b) { b["created_unix_ms"] = 9223372036854775808u; }},
+      {"level", [](json& b) { b["storage"]["level"] = 2147483648u; }},
+  };
+  for (const auto& [key, edit] : edits) {
+    const std::string refusal = refusal_of(edit);
+    EXPECT_NE(refusal.find(key), std::string::npos) << key << ": " << refusal;
+  }
+}
+
+TEST(Manifest, ChecksumsAreSixteenHexDigitsAndNothingElse) {
+  for (const char* bad : {"0x23456789abcdef", "+123456789abcdef", " 123456789abcdef", "-123456789abcdef", "0123456789abcdeg"}) {
+    const std::string refusal = refusal_of([&](nlohmann::json& b) { b["ranks"][0]["file_xxh3_64"] = bad; });
+    EXPECT_NE(refusal.find("not 16 hex digits"), std::string::npos) << bad << ": " << refusal;
+  }
+  EXPECT_EQ(refusal_of([](nlohmann::json& b) { b["ranks"][0]["file_xxh3_64"] = "0123456789ABCDEF"; }), "");
+}
+
+TEST(Manifest, ListsMustBeLists) {
+  EXPECT_NE(refusal_of([](nlohmann::json& b) { b["ranks"] = {{"a", b["ranks"][0]}, {"b", b["ranks"][1]}}; }), "");
+  EXPECT_NE(refusal_of([](nlohmann::json& b) { b["ranks"][0]["regions"] = {{"a", b["ranks"][0]["regions"][0]}}; }),
+            "");
+}
+
+TEST(Manifest, ARegionsSizeMustFollowFromItsTypeAndShape) {
+  const std::string refusal = refusal_of([](nlohmann::json& b) { b["ranks"][0]["regions"][0]["bytes"] = 1608; });
+  EXPECT_NE(refusal.find("records 1608 bytes, but its type and shape make 1600"), std::string::npos) << refusal;
+  EXPECT_NE(refusal_of([](nlohmann::json& b) { b["ranks"][0]["regions"][1]["type"] = "i32"; }), "");
+  EXPECT_NE(refusal_of([](nlohmann::json& b) {
+              b["ranks"][0]["regions"][0]["shape"] = {4294967296u, 4294967296u};  // 2^64 elements
+            }),
+            "");
+}
+
+// A restore reads <version folder>/<file>, and the node-local levels write copies there: a file
+// name must not lead anywhere else.
+TEST(Manifest, ARankFileIsAFileOfTheVersionFolder) {
+  for (const char* bad : {"../rank-00000.h5", "/etc/passwd", "sub/rank-00000.h5", "", ".."}) {
+    const std::string refusal = refusal_of([&](nlohmann::json& b) { b["ranks"][0]["file"] = bad; });
+    EXPECT_NE(refusal.find("is not a file name"), std::string::npos) << bad << ": " << refusal;
+  }
+  RankRecord record = sample_manifest().ranks[0];
+  record.file = "../x.h5";
+  EXPECT_THROW(parse_rank_record(serialize_rank_record(record)), Error);
 }
 
 }  // namespace

@@ -142,6 +142,19 @@ TEST(FaultPlan, RejectsUnknownKey) {
 
 TEST(FaultPlan, RejectsWordsThatAreNotKeyValue) { expect_rejected("kill rank=1 after=1s now"); }
 
+// Found by fuzz_fault_plan: a key given twice was taken silently, the last one winning ("kill rank=1
+// after=5 rank=2" killed rank 2).
+TEST(FaultPlan, RejectsAKeyGivenTwice) {
+  expect_rejected("kill rank=1 after=5 rank=2");
+  expect_rejected("crash point=during_restore rank=0 attempt=2point=during_restore rank=0 attempt=2");
+  try {
+    parse_fault("stop rank=1 after=1s after=2s");
+    ADD_FAILURE() << "accepted";
+  } catch (const UsageError& error) {
+    EXPECT_NE(std::string(error.what()).find("'after' is given twice"), std::string::npos) << error.what();
+  }
+}
+
 TEST(FaultPlan, RejectsCrashWithoutPointOrRank) {
   expect_rejected("crash rank=1");
   expect_rejected("crash point=during_commit");

@@ -174,5 +174,38 @@ TEST(HeartbeatProtocol, DecodeRejectsLinesLongerThanTheLimitEvenWithSpaces) {
   EXPECT_FALSE(decode(line));
 }
 
+// Found while writing fuzz_heartbeat's round trip: the detail was cut to the room left counted in
+// bytes before JSON escaping, so a detail of quotes, backslashes or control characters made a line of
+// up to six times that (which the launcher refuses, dropping the rank's connection), and a cut inside
+// a UTF-8 character made encode throw (and the restore report was lost).
+TEST(HeartbeatProtocol, ALongRestoreDetailIsCutToFitWhateverItHolds) {
+  for (const std::string unit : {"rank 2: partner copy from node n3; ", "\"", "\\", "\t", "\x01", "\xc3\xa9",
+                                 "\xe2\x82\xac", "x\xc3\xa9"}) {
+    Message message = make_message(MessageType::restore, 20);
+    message.level = "local";
+    while (message.detail.size() < 5000) message.detail += unit;
+    const std::string line = encode(message);
+    ASSERT_LE(line.size(), kMaxMessageBytes + 1) << unit;
+    const auto decoded = decode(std::string_view(line).substr(0, line.size() - 1));
+    ASSERT_TRUE(decoded.has_value()) << unit;
+    EXPECT_TRUE(message.detail.starts_with(decoded->detail)) << unit;
+    EXPECT_GT(decoded->detail.size(), 100u) << unit;
+  }
+}
+
+TEST(HeartbeatProtocol, TextThatIsNotUtf8IsEncodedNotThrown) {
+  Message message = make_message(MessageType::hello);
+  message.token = "t";
+  message.rank = 0;
+  message.size = 1;
+  message.node = "n\xff" "1";
+  message.pid = 1;
+  std::string line;
+  ASSERT_NO_THROW(line = encode(message));
+  const auto decoded = decode(std::string_view(line).substr(0, line.size() - 1));
+  ASSERT_TRUE(decoded.has_value());
+  EXPECT_EQ(decoded->node, "n\xef\xbf\xbd" "1");  // U+FFFD in place of the byte
+}
+
 }  // namespace
 }  // namespace lazarus::detail

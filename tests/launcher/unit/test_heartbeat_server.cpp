@@ -288,6 +288,25 @@ TEST(HeartbeatServer, LinesSentJustBeforeTheCloseAreStillDelivered) {
   EXPECT_EQ(events[2].kind, Kind::closed);
 }
 
+// adopt() is how fuzz_heartbeat drives the server without TCP: a socketpair's end is a peer like an
+// accepted connection, under the same rules.
+TEST(HeartbeatServer, AnAdoptedSocketIsAPeerLikeAnAcceptedOne) {
+  HeartbeatServer server("127.0.0.1", "127.0.0.1", kToken);
+  int ends[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends), 0);
+  backends::FileDescriptor rank(ends[0]);
+  const int connection = server.adopt(backends::FileDescriptor(ends[1]));
+  const std::string lines = detail::encode(hello()) + detail::encode(detail::make_message(MessageType::beat)) + "garbage\n";
+  ASSERT_EQ(::send(rank.get(), lines.data(), lines.size(), MSG_NOSIGNAL), static_cast<ssize_t>(lines.size()));
+  const auto events = poll_until(server, [](const ServerEvent& e) { return e.kind != Kind::message; });
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[0].message.type, MessageType::hello);
+  EXPECT_EQ(events[1].message.type, MessageType::beat);
+  EXPECT_EQ(events[2].kind, Kind::rejected);
+  EXPECT_EQ(events[2].reason, "malformed message");
+  for (const ServerEvent& event : events) EXPECT_EQ(event.connection, connection);
+}
+
 TEST(HeartbeatServer, ClientThatClosesBeforeAHelloIsRejected) {
   HeartbeatServer server("127.0.0.1", "127.0.0.1", kToken);
   Client client(server.address());

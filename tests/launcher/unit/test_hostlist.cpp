@@ -43,5 +43,30 @@ TEST(Hostlist, MalformedExpressionsNameThemselves) {
   }
 }
 
+// Found by fuzz_hostlist: "n[9-99999]99*[9-99999]" asked for some 10^10 names at once. Each range was
+// bounded, but not what ranges add up to or multiply into, nor how long a name grows.
+TEST(Hostlist, ExpansionIsBoundedInHostsAndNameLength) {
+  for (const char* bad : {"n[0-99999999999]", "n[9-99999]99*[9-99999]", "n[0-999999][0-1]", "a[0-600000],b[0-600000]",
+                          "n[0-600000,0-600000]"}) {
+    try {
+      expand_hostlist(bad);
+      ADD_FAILURE() << "accepted '" << bad << "'";
+    } catch (const std::invalid_argument& error) {
+      EXPECT_NE(std::string(error.what()).find("more than 1000000 hosts"), std::string::npos) << error.what();
+    }
+  }
+  const std::string longest(kMaxHostNameBytes, 'a');
+  EXPECT_EQ(expand_hostlist(longest), Names{longest});
+  for (const std::string& bad : {longest + "b", "n[" + std::string(300, '0') + "1-2]", longest.substr(2) + "[1-100]"}) {
+    try {
+      expand_hostlist(bad);
+      ADD_FAILURE() << "accepted a name of " << bad.size() << " characters";
+    } catch (const std::invalid_argument& error) {
+      EXPECT_NE(std::string(error.what()).find("longer than 255 characters"), std::string::npos) << error.what();
+    }
+  }
+  EXPECT_EQ(expand_hostlist("n[1-1000000]").size(), kMaxHostlistHosts);
+}
+
 }  // namespace
 }  // namespace lazarus::launcher
