@@ -107,7 +107,7 @@ backends::StagingBuffer xor_rebuild(const XorLayout& layout, int missing, std::u
     }
   }
   backends::StagingBuffer file(static_cast<std::size_t>(missing_bytes));
-  std::memcpy(file.data(), padded.data(), file.size());
+  if (file.size() > 0) std::memcpy(file.data(), padded.data(), file.size());  // an empty buffer's data() is null
   return file;
 }
 
