@@ -10,6 +10,7 @@ packages=(
   libzstd-dev libxxhash-dev                  # compression, checksums
   nlohmann-json3-dev libfmt-dev libcli11-dev # manifest JSON, messages, command lines
   libgtest-dev                               # tests
+  clang libclang-rt-dev                      # fuzz targets: libFuzzer and the sanitizers' runtimes
   python3 python3-h5py python3-numpy         # interoperability tests read checkpoints with h5py
   slurm-wlm munge                            # the Slurm tests run a small Slurm cluster on this machine
 )

@@ -31,7 +31,7 @@ std::vector<std::string_view> top_level_items(std::string_view expression) {
   return items;
 }
 
-std::string too_many_hosts() { return fmt::format("it names more than {} hosts", kMaxHostlistHosts); }
+std::string too_many_hosts(std::size_t max_hosts) { return fmt::format("it names more than {} hosts", max_hosts); }
 
 // Refuses a name of `length` characters, before it is built, when it is too long.
 void check_name_length(std::size_t length, std::string_view expression) {
@@ -50,7 +50,7 @@ std::uint64_t number_in(std::string_view digits, std::string_view expression) {
 }
 
 // "1-3,07,10-11" -> 1 2 3 07 10 11 (each with the width of the number it came from).
-std::vector<std::string> expand_ranges(std::string_view ranges, std::string_view expression) {
+std::vector<std::string> expand_ranges(std::string_view ranges, std::string_view expression, std::size_t max_hosts) {
   std::vector<std::string> values;
   std::size_t start = 0;
   while (start <= ranges.size()) {
@@ -62,7 +62,7 @@ std::vector<std::string> expand_ranges(std::string_view ranges, std::string_view
     const std::uint64_t low = number_in(low_text, expression);
     const std::uint64_t high = dash == std::string_view::npos ? low : number_in(range.substr(dash + 1), expression);
     if (high < low) malformed(expression, fmt::format("range '{}' goes down", range));
-    if (high - low >= kMaxHostlistHosts - values.size()) malformed(expression, too_many_hosts());
+    if (high - low >= max_hosts - values.size()) malformed(expression, too_many_hosts(max_hosts));
     for (std::uint64_t value = low; value <= high; ++value) {
       values.push_back(fmt::format("{:0{}}", value, low_text.size()));
     }
@@ -72,7 +72,7 @@ std::vector<std::string> expand_ranges(std::string_view ranges, std::string_view
 }
 
 // One item: text and bracket groups, expanded left to right (the last group varies fastest).
-std::vector<std::string> expand_item(std::string_view item, std::string_view expression) {
+std::vector<std::string> expand_item(std::string_view item, std::string_view expression, std::size_t max_hosts) {
   if (item.empty()) malformed(expression, "an empty host name");
   std::vector<std::string> names{""};
   std::size_t position = 0;
@@ -85,9 +85,8 @@ std::vector<std::string> expand_item(std::string_view item, std::string_view exp
     }
     if (open == std::string_view::npos) break;
     const std::size_t close = item.find(']', open);
-    const auto values = expand_ranges(item.substr(open + 1, close - open - 1), expression);
-    // Both are at most kMaxHostlistHosts: the product cannot overflow.
-    if (names.size() * values.size() > kMaxHostlistHosts) malformed(expression, too_many_hosts());
+    const auto values = expand_ranges(item.substr(open + 1, close - open - 1), expression, max_hosts);
+    if (names.size() > max_hosts / values.size()) malformed(expression, too_many_hosts(max_hosts));
     std::vector<std::string> grown;
     grown.reserve(names.size() * values.size());
     for (const auto& name : names) {
@@ -104,11 +103,11 @@ std::vector<std::string> expand_item(std::string_view item, std::string_view exp
 
 }  // namespace
 
-std::vector<std::string> expand_hostlist(std::string_view expression) {
+std::vector<std::string> expand_hostlist(std::string_view expression, std::size_t max_hosts) {
   std::vector<std::string> hosts;
   for (std::string_view item : top_level_items(expression)) {
-    auto names = expand_item(item, expression);
-    if (names.size() > kMaxHostlistHosts - hosts.size()) malformed(expression, too_many_hosts());
+    auto names = expand_item(item, expression, max_hosts);
+    if (names.size() > max_hosts - hosts.size()) malformed(expression, too_many_hosts(max_hosts));
     for (auto& name : names) hosts.push_back(std::move(name));
   }
   return hosts;

@@ -68,5 +68,17 @@ TEST(Hostlist, ExpansionIsBoundedInHostsAndNameLength) {
   EXPECT_EQ(expand_hostlist("n[1-1000000]").size(), kMaxHostlistHosts);
 }
 
+TEST(Hostlist, ACallerMayAskForALowerLimit) {
+  EXPECT_EQ(expand_hostlist("n[1-5],m[1-5]", 10).size(), 10u);
+  for (const char* bad : {"n[1-11]", "n[1-5],m[1-6]", "n[1-4][1-3]", "n[1-6,1-5]"}) {
+    try {
+      expand_hostlist(bad, 10);
+      ADD_FAILURE() << "accepted '" << bad << "'";
+    } catch (const std::invalid_argument& error) {
+      EXPECT_NE(std::string(error.what()).find("more than 10 hosts"), std::string::npos) << error.what();
+    }
+  }
+}
+
 }  // namespace
 }  // namespace lazarus::launcher
