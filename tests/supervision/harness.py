@@ -120,9 +120,30 @@ def check_nothing_left(setup, job, shm_before, run, root=None):
     check(not left, f"processes of job {job} left behind: {left}\n{run.explain()}")
     for launch in run.of("launch"):
         check(not Path(launch["shm_dir"]).exists(), f"attempt {launch['attempt']} left {launch['shm_dir']}")
-    # Open MPI segments outside the attempt folders (the suite runs one job at a time).
-    new_shm = sorted(e for e in shm_entries() - shm_before if e.startswith("vader_segment"))
+    # Open MPI segments outside the attempt folders (the suite runs one job at a time). A segment that a
+    # live process maps belongs to another MPI job running meanwhile (this job's processes are all gone,
+    # checked above): only one that no process maps, still there a second later, was left behind.
+    new_shm = unmapped_shm_files(sorted(e for e in shm_entries() - shm_before if e.startswith("vader_segment")))
+    if new_shm:
+        time.sleep(1.0)
+        new_shm = unmapped_shm_files(new_shm)
     check(not new_shm, f"/dev/shm entries left behind: {new_shm}\n{run.explain()}")
+
+
+def unmapped_shm_files(names):
+    """Those of the /dev/shm files `names` that still exist and that no live process has mapped."""
+    if not names:
+        return []
+    mapped = set()
+    for maps in Path("/proc").glob("[0-9]*/maps"):
+        try:
+            text = maps.read_text()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if " /dev/shm/" in line:
+                mapped.add(line.split(" /dev/shm/", 1)[1].removesuffix(" (deleted)"))
+    return [name for name in names if name not in mapped and (Path("/dev/shm") / name).exists()]
 
 
 def main(cases):
