@@ -13,18 +13,22 @@ Faults (kinds):
   hang           --inject "stop rank=R after-checkpoint=V" (--heartbeat 0.2 --hang-timeout 3)
   crash_write    --inject "crash point=before_write|during_write|after_write rank=R version=V attempt=A"
   crash_commit   --inject "crash point=during_commit|after_commit ..." (during_commit: a rank that publishes)
-  crash_flush    --inject "crash point=during_flush|during_flush_commit|after_flush_commit ..." (multi-level)
+  crash_flush    --inject "crash point=during_flush|during_flush_commit|after_flush_commit ..." (multi-level;
+                 with LAZARUS_FLUSH_EVERY=1000, without version=: in the copy at the Session's end, after
+                 the job printed its checksum: the next attempt restores the newest version, and its end
+                 must copy it to the global level)
   crash_restore  --inject "crash point=during_restore rank=R attempt=A" (the attempt after a failure)
   crash_rebuild  --inject "crash point=during_rebuild|after_rebuild rank=R attempt=A" (after a node loss)
   full_fs        the checkpoint root is a 12 MiB tmpfs (tests/mpi/with_small_fs.sh), filled up once
                  checkpoint V is reported and kept full: the job must end with status 5 (no_progress)
-  read_only      when failure F is reported, the global level (the job folder and its version folders)
-                 becomes immutable (chattr +i: root ignores permission bits): a multi-level job finishes
-                 from its node-local level; a single-level job ends with status 5
-  vanish         when failure F is reported, the global level's version folders are deleted
-  corrupt        when failure F is reported, one byte is flipped in every copy of rank R's file of the
-                 newest complete version (global, node-local, partner copy): the restart falls back to
-                 the version before (or rebuilds the file from XOR parity)
+  read_only      once the teardown of failure F is reported, the global level (the job folder and its
+                 version folders) becomes immutable (chattr +i: root ignores permission bits): a
+                 multi-level job finishes from its node-local level; a single-level job ends with status 5
+  vanish         once the teardown of failure F is reported, the global level's version folders are
+                 deleted
+  corrupt        once the teardown of failure F is reported, one byte is flipped in every copy of rank
+                 R's file of the newest complete version (global, node-local, partner copy): the restart
+                 falls back to the version before (or rebuilds the file from XOR parity)
 """
 import argparse
 import errno
@@ -50,6 +54,9 @@ PACE = ["--pause-ms", "1"]
 HEAT2D_ARGS = ["--n", "128", "--checkpoint-every", str(CHECKPOINT_EVERY), "--steps", str(STEPS)]
 MANY_REGIONS_ARGS = ["--checkpoint-every", str(CHECKPOINT_EVERY), "--steps", str(STEPS)]
 RANKS = 4
+# A harness fault applied this long after the next attempt was launched may come after its ranks read
+# their files (mpirun, MPI_Init and the Session come first: half a second or more on 2 cores).
+LATE_MS = 150
 
 KINDS = ["rank_kill", "node_kill", "hang", "crash_write", "crash_commit", "crash_flush", "crash_restore",
          "crash_rebuild", "full_fs", "read_only", "vanish", "corrupt"]
@@ -88,7 +95,7 @@ class Fault:
             return f"full_fs: file system filled after checkpoint {self.version}"
         what = {"read_only": "global level made immutable", "vanish": "global level's versions deleted",
                 "corrupt": f"a byte of rank {self.rank}'s newest file flipped in every copy"}[self.kind]
-        return f"{self.kind}: {what} at failure {self.failure}"
+        return f"{self.kind}: {what} after failure {self.failure}"
 
 
 @dataclass
@@ -127,7 +134,7 @@ def draw(seed, index):
         topologies = [t for t in topologies if t != "single"]
     topology = rng.choice(topologies)
     # A flush to crash in, or global versions to delete.
-    flush_choices = [1, 3, 10] if main_kind in ("crash_flush", "vanish") else [1, 3, 10, 1000]
+    flush_choices = [1, 3, 10] if main_kind == "vanish" else [1, 3, 10, 1000]
     plan = Plan(seed, index, program, topology, rng.choice(["sync", "async"]), rng.choice(flush_choices),
                 compress=rng.choice([0, 1, 3]), chunk_bytes=rng.choice(["64K", "4M"]),
                 pace=main_kind == "full_fs" or rng.random() < 0.7)  # a file system fills while the job runs
@@ -169,8 +176,11 @@ def draw(seed, index):
             point = rng.choice(["during_flush", "during_flush_commit", "after_flush_commit"])
             if point == "during_flush_commit":
                 rank = 0  # rank 0 commits the global copy
-            version = -(-version // plan.flush_every) * plan.flush_every  # a version that is copied
-            fault = Fault(kind, f"crash point={point} rank={rank} version={version} attempt={attempt}")
+            if plan.flush_every == 1000:  # the only copy is the Session's end's: a crash after the checksum
+                fault = Fault(kind, f"crash point={point} rank={rank} attempt={attempt}")
+            else:
+                version = -(-version // plan.flush_every) * plan.flush_every  # a version that is copied
+                fault = Fault(kind, f"crash point={point} rank={rank} version={version} attempt={attempt}")
         elif kind == "crash_restore":
             fault = Fault(kind, f"crash point=during_restore rank={rank} attempt={attempt}")
         elif kind == "crash_rebuild":
@@ -198,6 +208,8 @@ def draw(seed, index):
     # The main kind.
     if main_kind in FAILING or main_kind in ("crash_restore", "crash_rebuild"):
         add_failing(main_kind)
+        if main_kind == "crash_flush" and plan.flush_every == 1000:
+            return plan  # it ends the last attempt but one
     elif main_kind in ("vanish", "corrupt"):
         add_between(main_kind)
     elif main_kind == "read_only":
@@ -223,8 +235,12 @@ def finish_draw(rng, plan, state, failing_kinds, add_failing, add_between, more)
         if previous == "node_kill" and plan.topology in ("partner", "xor"):
             kinds.append("crash_rebuild")
         add_failing(rng.choice(kinds))
+        read_only = any(f.kind == "read_only" for f in plan.faults)  # an immutable folder cannot vanish
         if rng.random() < 0.3:
-            add_between(rng.choice(["vanish", "corrupt"]))
+            add_between(rng.choice(["corrupt"] if read_only else ["vanish", "corrupt"]))
+    read_only = any(f.kind == "read_only" for f in plan.faults)  # the copy would fail before its crash point
+    if plan.flush_every == 1000 and plan.topology != "single" and not read_only and rng.random() < 0.4:
+        add_failing("crash_flush")  # in the copy at the Session's end, once the job is done
     return plan
 
 
@@ -268,15 +284,16 @@ def unfreeze_all(root):
 
 class Watcher(threading.Thread):
     """Applies a run's harness faults when their event appears in the events file: a full file system
-    once checkpoint V is reported (kept full until the run ends), and read_only, vanish and corrupt when
-    failure F is reported, which is before the launcher's next attempt restores."""
+    once checkpoint V is reported (kept full until the run ends), and read_only, vanish and corrupt once
+    the teardown of failure F is reported: no process of the attempt is left, and the next one has not
+    begun to restore yet (see LATE_MS)."""
 
     def __init__(self, plan, events_file, job_dir, fs_root, rng):
         super().__init__(daemon=True)
         self.plan, self.events_file, self.job_dir, self.fs_root, self.rng = plan, events_file, job_dir, fs_root, rng
         self.pending = [f for f in plan.faults if not f.inject]
         self.applied = {}  # id(fault) -> (unix_ms, what was done)
-        self.committed = {}  # failure number -> the newest complete version on disk when it was reported
+        self.committed = {}  # failure number -> the newest complete version on disk after its teardown
         self.damaged = set()  # versions a corrupt fault damaged
         self.frozen = []
         self.filler = None
@@ -298,10 +315,10 @@ class Watcher(threading.Thread):
         if size != self.seen_size:
             self.seen_size, self.events = size, read_events(self.events_file)
         events = self.events
-        failures = sum(1 for e in events if e["event"] == "failure")
+        # Once an attempt's teardown is reported, none of its processes is left to write: what is complete
+        # now is what the next attempt must resume from, and the harness faults act on a still folder.
+        failures = sum(1 for e in events if e["event"] == "teardown")
         newest = max([e["version"] for e in events if e["event"] == "checkpoint"], default=0)
-        # Nothing writes between a failure and the next attempt's first checkpoint: what is complete now
-        # is what the next attempt must resume from (before a harness fault takes something away).
         for number in range(len(self.committed) + 1, failures + 1):
             intact = [v for v in complete_versions(self.job_dir) if v not in self.damaged]
             self.committed[number] = max(intact, default=0)
@@ -457,7 +474,7 @@ class Campaign:
         for fault in plan.faults:
             if not fault.inject:
                 applied_at, what = watcher.applied[id(fault)]
-                late = fault.failure and applied_at > launched.get(fault.failure + 1, applied_at)
+                late = fault.failure and applied_at > launched.get(fault.failure + 1, applied_at) + LATE_MS
                 notes.append(f"{fault.kind}: {what}{' (after the next attempt was launched)' if late else ''}")
         resumes = [f"{e['version']}" + (f" ({e['level']})" if e.get("level") else "")
                    for e in run.of("resumed") if e["attempt"] > 1]
@@ -480,6 +497,15 @@ class Campaign:
                 global_newest = max(complete_versions(job_dir, "global"), default=0)
                 check(global_newest >= newest, f"{context}: the global level ends at version {global_newest}, but "
                       f"version {newest} was committed\n{story(run)}")
+                if global_newest:
+                    out = subprocess.run([self.setup.lazarus, "verify", str(job_dir.parent), "--job", job_dir.name,
+                                          "--version", str(global_newest)], capture_output=True, text=True)
+                    check(out.returncode == 0, f"{context}: global version {global_newest} does not verify:\n"
+                          f"{out.stdout}{out.stderr}")
+                # The job's own end copied its newest version there; the launcher's scavenge had nothing to do.
+                scavenged = [e for e in run.of("scavenge") if e["version"] > 0]
+                check(not scavenged, f"{context}: the Session's end left the newest version to the launcher's "
+                      f"scavenge: {scavenged}\n{story(run)}")
             return "bit-identical", "; ".join(notes)
         check(plan.terminal, f"{context}: the job did not finish\n{story(run)}")
         check(run.returncode == 5, f"{context}: exit status {run.returncode}, expected 5 (no_progress)\n{story(run)}")
@@ -506,8 +532,15 @@ class Campaign:
         failure that ended the previous one, unless a harness fault took it away (then from the version
         that fault leaves), and the newest is still on disk at the end."""
         low, high = 0, None  # the range of versions the next attempt may resume from
-        effects = sorted((watcher.applied[id(f)][0], f) for f in plan.faults
-                         if not f.inject and f.kind in ("corrupt", "vanish") and id(f) in watcher.applied)
+        effects = sorted(((watcher.applied[id(f)][0], f) for f in plan.faults
+                          if not f.inject and f.kind in ("corrupt", "vanish") and id(f) in watcher.applied),
+                         key=lambda pair: pair[0])
+        launched = {e["attempt"]: e["unix_ms"] for e in run.of("launch")}
+        vanished_at = {f.failure for f in plan.faults if f.kind == "vanish"}
+
+        def late(applied_at, attempt):
+            """Applied when attempt `attempt`'s ranks may have begun to restore already."""
+            return applied_at > launched.get(attempt, applied_at) + LATE_MS
 
         def take_effect(fault, certain):
             nonlocal low, high
@@ -519,15 +552,20 @@ class Campaign:
                     low = min(low, damaged - 1)
                     high = (damaged if plan.topology == "xor" else damaged - 1) if certain else None
 
-        failures_seen = 0
+        torn_down = 0
         for event in run.events:
             resumed = event["event"] == "resumed" and event["attempt"] > 1
-            if event["event"] == "failure":
-                failures_seen += 1
-                low, high = max(low, watcher.committed.get(failures_seen, 0)), None
-            # A fault applied after an attempt was launched may or may not be seen by its restore.
+            if event["event"] == "teardown":
+                torn_down += 1
+                low, high = max(low, watcher.committed.get(torn_down, 0)), None
+            if event["event"] == "restart" and torn_down not in vanished_at:
+                # The launcher's view of the newest version (it does not read the data): all that is complete.
+                check(event["version"] >= watcher.committed.get(torn_down, 0),
+                      f"{context}: the restart to attempt {event['attempt']} names version {event['version']}, but "
+                      f"version {watcher.committed.get(torn_down)} is complete on disk\n{story(run)}")
             while effects and effects[0][0] <= event["unix_ms"]:
-                take_effect(effects.pop(0)[1], certain=not resumed)
+                applied_at, fault = effects.pop(0)
+                take_effect(fault, certain=not resumed or not late(applied_at, event["attempt"]))
             if event["event"] == "checkpoint":
                 low, high = max(low, event["version"]), None
             if resumed:
