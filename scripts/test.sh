@@ -2,7 +2,8 @@
 # Quick start, second command: installs what is missing, runs the fuzz targets briefly (a clang
 # build with ASan and UBSan, build-fuzz/), builds Lazarus twice (with Open MPI's parallel HDF5 and
 # without CUDA, then with serial HDF5 and, where nvcc is found, CUDA: the defaults) and runs the
-# whole test suite on each build. The output ends with ctest's summary of the second build.
+# whole test suite on each build, but the long fault campaign (label campaign: `ctest -L campaign`,
+# docs/testing.md). The output ends with ctest's summary of the second build.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -24,8 +25,8 @@ scripts/fuzz.sh 10
 
 build build-parallel-hdf5 -DHDF5_PREFER_PARALLEL=ON -DLAZARUS_BUILD_BENCH=OFF -DLAZARUS_CUDA=OFF
 echo "=== tests with parallel HDF5"
-ctest --test-dir build-parallel-hdf5 --output-on-failure
+ctest --test-dir build-parallel-hdf5 --output-on-failure -LE campaign
 
 build build -DLAZARUS_BUILD_BENCH=ON
 echo "=== tests with serial HDF5"
-ctest --test-dir build --output-on-failure
+ctest --test-dir build --output-on-failure -LE campaign

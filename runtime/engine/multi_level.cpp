@@ -213,6 +213,9 @@ Outcome MultiLevel::assemble_and_restore_local(const Candidate& candidate, const
                        static_cast<unsigned long long>(candidate.version), detail.c_str());
         }
         if (context_.launcher) context_.launcher->report_restore(candidate.version, "local", detail);
+        // Not complete at the global level (its copy there cut short, or not due yet): the Session's end
+        // copies it there, as it copies a version it committed.
+        if (!candidate.global) newest_local_ = manifest;
         return {};
       }
     }

@@ -53,7 +53,8 @@ class MultiLevel final : public StorageLevel {
   std::filesystem::path local_job_dir_;
   NodeMap nodes_;
   GlobalFlush flush_;
-  std::optional<Manifest> newest_local_;  // the last version this Session committed locally
+  std::optional<Manifest> newest_local_;  // the last version this Session committed locally, or restored
+                                          // from the node-local level only
   std::uint64_t newest_flushed_ = 0;      // the last version this Session started copying to the global level
   bool placement_warned_ = false;
 };

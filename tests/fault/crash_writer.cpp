@@ -4,6 +4,7 @@
 //   crash_writer check DIR V...  restores, and exits 0 only when the restored version is one of V...
 //                                and every rank holds exactly that version's data (never a mix); then
 //                                checkpoints once more to show the job can go on past the wreckage
+//   crash_writer restore DIR V...   the same check, and the job ends there, without a checkpoint
 #include <mpi.h>
 
 #include <cmath>
@@ -48,7 +49,7 @@ int write(const char* dir, int rank) {
   return 0;
 }
 
-int check(const char* dir, int rank, const std::vector<std::uint64_t>& acceptable) {
+int check(const char* dir, int rank, const std::vector<std::uint64_t>& acceptable, bool goes_on) {
   lazarus::Session session(MPI_COMM_WORLD, options_for(dir));
   std::vector<double> field(kValues, -1.0);
   session.protect("field", field);
@@ -72,6 +73,8 @@ int check(const char* dir, int rank, const std::vector<std::uint64_t>& acceptabl
       ok = 0;
     }
     if (rank == 0) std::printf("restored version %llu\n", static_cast<unsigned long long>(*restored));
+  }
+  if (restored && goes_on) {
     // The job goes on: a new version lands past every folder left behind, and retention removes
     // the abandoned incomplete one.
     const std::uint64_t next = session.checkpoint();
@@ -99,12 +102,12 @@ int main(int argc, char** argv) {
     const std::string mode = argc > 2 ? argv[1] : "";
     if (mode == "write") {
       status = write(argv[2], rank);
-    } else if (mode == "check" && argc > 3) {
+    } else if ((mode == "check" || mode == "restore") && argc > 3) {
       std::vector<std::uint64_t> acceptable;
       for (int i = 3; i < argc; ++i) acceptable.push_back(std::strtoull(argv[i], nullptr, 10));
-      status = check(argv[2], rank, acceptable);
+      status = check(argv[2], rank, acceptable, mode == "check");
     } else if (rank == 0) {
-      std::fprintf(stderr, "usage: crash_writer write DIR | check DIR VERSION...\n");
+      std::fprintf(stderr, "usage: crash_writer write DIR | check DIR VERSION... | restore DIR VERSION...\n");
     }
   } catch (const lazarus::Error& error) {
     std::fprintf(stderr, "crash_writer: rank %d: %s\n", rank, error.what());

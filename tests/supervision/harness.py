@@ -37,12 +37,14 @@ class Setup:
 HEAT2D_ARGS = ["--n", "256", "--checkpoint-every", "100"]
 
 
-def reference_checksum(setup, steps, ranks=4):
-    """The checksum of an uninterrupted run without the launcher."""
+def reference_checksum(setup, steps, ranks=4, program=None, job=None):
+    """The checksum of an uninterrupted run without the launcher: heat2d with HEAT2D_ARGS, or `program`
+    (a command that ends by printing `checksum: ...`) in job `job` of the work folder's `reference`."""
     # Its shared-memory segments stay in the work folder, out of the /dev/shm check of the launcher runs.
-    env = dict(os.environ, OMPI_MCA_btl_vader_backing_directory=str(setup.work))
-    out = subprocess.run([setup.mpiexec, "-n", str(ranks), setup.heat2d, *HEAT2D_ARGS, "--steps", str(steps),
-                          "--dir", str(setup.work / "reference"), "--job", f"ref{steps}"],
+    env = dict(os.environ, OMPI_MCA_btl_vader_backing_directory=str(setup.work),
+               LAZARUS_DIR=str(setup.work / "reference"), LAZARUS_JOB=job or f"ref{steps}")
+    program = program or [setup.heat2d, *HEAT2D_ARGS, "--steps", str(steps)]
+    out = subprocess.run([setup.mpiexec, "-n", str(ranks), *program],
                          capture_output=True, text=True, timeout=300, env=env)
     check(out.returncode == 0, f"reference run failed: {out.stderr[-2000:]}")
     return checksum_in(out.stdout)
@@ -77,18 +79,20 @@ def read_events(events_file):
     return [json.loads(line) for line in complete if line.strip()]
 
 
-def lazarus_run(setup, job, options, program=None, steps=6000, timeout=600, env=None):
+def lazarus_run(setup, job, options, program=None, steps=6000, timeout=600, env=None, root=None):
     """Runs `lazarus run OPTIONS -- heat2d ...` for a job of its own; returns a Run. `env`: variables
-    added to the environment (LAZARUS_REDUNDANCY, ...)."""
+    added to the environment (LAZARUS_REDUNDANCY, ...). `root`: the checkpoint root (`--dir`), the work
+    folder by default; the events file stays in the work folder's job folder either way."""
     events_file = setup.work / job / "events.jsonl"
     program = program or [setup.heat2d, *HEAT2D_ARGS, "--steps", str(steps)]
-    command = [setup.lazarus, "run", "--dir", str(setup.work), "--job", job, *options, "--", *program]
+    where = ["--dir", str(root or setup.work)] + (["--events", str(events_file)] if root else [])
+    command = [setup.lazarus, "run", *where, "--job", job, *options, "--", *program]
     shm_before = shm_entries()
     start = time.monotonic()
     out = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=dict(os.environ, **(env or {})))
     duration = time.monotonic() - start
     run = Run(out.returncode, out.stdout, out.stderr, read_events(events_file), duration)
-    check_nothing_left(setup, job, shm_before, run)
+    check_nothing_left(setup, job, shm_before, run, root)
     return run
 
 
@@ -111,14 +115,35 @@ def processes_of_job(job_dir):
     return found
 
 
-def check_nothing_left(setup, job, shm_before, run):
-    left = processes_of_job(setup.work / job)
+def check_nothing_left(setup, job, shm_before, run, root=None):
+    left = processes_of_job((root or setup.work) / job)
     check(not left, f"processes of job {job} left behind: {left}\n{run.explain()}")
     for launch in run.of("launch"):
         check(not Path(launch["shm_dir"]).exists(), f"attempt {launch['attempt']} left {launch['shm_dir']}")
-    # Open MPI segments outside the attempt folders (the suite runs one job at a time).
-    new_shm = sorted(e for e in shm_entries() - shm_before if e.startswith("vader_segment"))
+    # Open MPI segments outside the attempt folders (the suite runs one job at a time). A segment that a
+    # live process maps belongs to another MPI job running meanwhile (this job's processes are all gone,
+    # checked above): only one that no process maps, still there a second later, was left behind.
+    new_shm = unmapped_shm_files(sorted(e for e in shm_entries() - shm_before if e.startswith("vader_segment")))
+    if new_shm:
+        time.sleep(1.0)
+        new_shm = unmapped_shm_files(new_shm)
     check(not new_shm, f"/dev/shm entries left behind: {new_shm}\n{run.explain()}")
+
+
+def unmapped_shm_files(names):
+    """Those of the /dev/shm files `names` that still exist and that no live process has mapped."""
+    if not names:
+        return []
+    mapped = set()
+    for maps in Path("/proc").glob("[0-9]*/maps"):
+        try:
+            text = maps.read_text()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if " /dev/shm/" in line:
+                mapped.add(line.split(" /dev/shm/", 1)[1].removesuffix(" (deleted)"))
+    return [name for name in names if name not in mapped and (Path("/dev/shm") / name).exists()]
 
 
 def main(cases):
