@@ -293,7 +293,7 @@ class Watcher(threading.Thread):
         self.plan, self.events_file, self.job_dir, self.fs_root, self.rng = plan, events_file, job_dir, fs_root, rng
         self.pending = [f for f in plan.faults if not f.inject]
         self.applied = {}  # id(fault) -> (unix_ms, what was done)
-        self.committed = {}  # failure number -> the newest complete version on disk after its teardown
+        self.committed = {}  # failure number -> (the newest complete version on disk after its teardown, when)
         self.damaged = set()  # versions a corrupt fault damaged
         self.frozen = []
         self.filler = None
@@ -321,7 +321,7 @@ class Watcher(threading.Thread):
         newest = max([e["version"] for e in events if e["event"] == "checkpoint"], default=0)
         for number in range(len(self.committed) + 1, failures + 1):
             intact = [v for v in complete_versions(self.job_dir) if v not in self.damaged]
-            self.committed[number] = max(intact, default=0)
+            self.committed[number] = (max(intact, default=0), int(time.time() * 1000))
         for fault in list(self.pending):
             if fault.kind == "full_fs" and newest >= fault.version:
                 self.filler = self.fs_root / f"filler-{self.plan.index}"
@@ -476,6 +476,10 @@ class Campaign:
                 applied_at, what = watcher.applied[id(fault)]
                 late = fault.failure and applied_at > launched.get(fault.failure + 1, applied_at) + LATE_MS
                 notes.append(f"{fault.kind}: {what}{' (after the next attempt was launched)' if late else ''}")
+        teardowns = [e["unix_ms"] for e in run.of("teardown")]
+        delays = [watcher.committed[n][1] - teardowns[n - 1] for n in watcher.committed if n <= len(teardowns)]
+        if delays and max(delays) > LATE_MS:
+            notes.append(f"the harness saw a teardown {max(delays)} ms late")
         resumes = [f"{e['version']}" + (f" ({e['level']})" if e.get("level") else "")
                    for e in run.of("resumed") if e["attempt"] > 1]
         if resumes:
@@ -539,8 +543,8 @@ class Campaign:
         vanished_at = {f.failure for f in plan.faults if f.kind == "vanish"}
 
         def late(applied_at, attempt):
-            """Applied when attempt `attempt`'s ranks may have begun to restore already."""
-            return applied_at > launched.get(attempt, applied_at) + LATE_MS
+            """Applied (or looked at) when attempt `attempt`'s ranks may have begun to restore already."""
+            return applied_at > launched.get(attempt, 1 << 62) + LATE_MS
 
         def take_effect(fault, certain):
             nonlocal low, high
@@ -555,14 +559,17 @@ class Campaign:
         torn_down = 0
         for event in run.events:
             resumed = event["event"] == "resumed" and event["attempt"] > 1
-            if event["event"] == "teardown":
-                torn_down += 1
-                low, high = max(low, watcher.committed.get(torn_down, 0)), None
-            if event["event"] == "restart" and torn_down not in vanished_at:
-                # The launcher's view of the newest version (it does not read the data): all that is complete.
-                check(event["version"] >= watcher.committed.get(torn_down, 0),
-                      f"{context}: the restart to attempt {event['attempt']} names version {event['version']}, but "
-                      f"version {watcher.committed.get(torn_down)} is complete on disk\n{story(run)}")
+            torn_down += event["event"] == "teardown"
+            if event["event"] == "restart":
+                # What is complete once the attempt is torn down: as the harness saw it, when it looked
+                # before the next attempt could write; else as the launcher saw it (it reads no data).
+                seen, seen_at = watcher.committed.get(torn_down, (0, 1 << 62))
+                if late(seen_at, event["attempt"]):
+                    seen = event["version"] if torn_down not in vanished_at else 0
+                elif torn_down not in vanished_at:
+                    check(event["version"] >= seen, f"{context}: the restart to attempt {event['attempt']} names "
+                          f"version {event['version']}, but version {seen} is complete on disk\n{story(run)}")
+                low, high = max(low, seen), None
             while effects and effects[0][0] <= event["unix_ms"]:
                 applied_at, fault = effects.pop(0)
                 take_effect(fault, certain=not resumed or not late(applied_at, event["attempt"]))
