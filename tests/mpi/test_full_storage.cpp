@@ -13,6 +13,7 @@
 #include <memory>
 #include <random>
 
+#include "backends/hdf5/h5_types.hpp"
 #include "mpi_test_support.hpp"
 
 namespace lazarus::testing {
@@ -126,11 +127,18 @@ TEST_P(FullStorage, AFailedCheckpointRemovesWhatItWroteAndTheNextOneSucceeds) {
   if (world_rank() == 0) fs::remove_all(root);
 }
 
-INSTANTIATE_TEST_SUITE_P(Levels, FullStorage,
-                         ::testing::Values(Case{"sync_global", Mode::sync, false},
-                                           Case{"async_global", Mode::async, false},
-                                           Case{"sync_local", Mode::sync, true},
-                                           Case{"async_local", Mode::async, true}),
+// Async cases only where this build can run async checkpoints: with a HDF5 that is not thread-safe
+// (the Open MPI parallel build) Session refuses async mode, which test_async checks.
+std::vector<Case> cases() {
+  std::vector<Case> all{{"sync_global", Mode::sync, false}, {"sync_local", Mode::sync, true}};
+  if (backends::h5_library_is_threadsafe()) {
+    all.push_back({"async_global", Mode::async, false});
+    all.push_back({"async_local", Mode::async, true});
+  }
+  return all;
+}
+
+INSTANTIATE_TEST_SUITE_P(Levels, FullStorage, ::testing::ValuesIn(cases()),
                          [](const auto& info) { return std::string(info.param.name); });
 
 }  // namespace
