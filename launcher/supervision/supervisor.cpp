@@ -253,7 +253,10 @@ Supervisor::AttemptOutcome Supervisor::run_attempt(int attempt) {
         continue;
       }
       if (event.kind == ServerEvent::Kind::closed) {
-        if (auto failure = detector.closed(event.connection, event.at)) outcome.failure = failure;
+        // The first connection that closes is the failure: the ones after it in the same batch are
+        // usually its consequence (the launcher tearing the job down), and would hide its cause.
+        auto failure = detector.closed(event.connection, event.at);
+        if (failure && !outcome.failure) outcome.failure = failure;
         continue;
       }
       if (event.message.type == detail::MessageType::hello) {
