@@ -2,7 +2,7 @@
 // and is told which; normal work hands back its text.
 #include "backends/posix/isolated_call.hpp"
 
-#include <csignal>
+#include <cstdlib>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -21,12 +21,13 @@ TEST(RunIsolated, HandsBackWhatTheWorkReturned) {
 TEST(RunIsolated, ReportsACrashInsteadOfCrashing) {
   const auto result = run_isolated(
       []() -> std::string {
-        std::raise(SIGSEGV);
-        return "unreachable";
+        // An abort, as a failed assertion inside HDF5 would end. (Not SIGSEGV: in the ASan build the
+        // sanitizer catches that itself, and the child ends with status 1 instead of the signal.)
+        std::abort();
       },
       std::chrono::seconds(10));
   EXPECT_FALSE(result.output.has_value());
-  EXPECT_NE(result.failure.find("crashed (signal 11"), std::string::npos) << result.failure;
+  EXPECT_NE(result.failure.find("crashed (signal 6"), std::string::npos) << result.failure;
 }
 
 TEST(RunIsolated, ReportsAHangAfterTheTimeout) {
