@@ -1,28 +1,27 @@
 #!/usr/bin/env bash
-# Builds Lazarus with sanitizers and runs the tests labelled unit and mpi under them (the crash
-# tests, async mode and the background flush among them): docs/testing.md, "Sanitizers".
-#   scripts/sanitize.sh                      both builds: build-asan/ (ASan+UBSan), then build-tsan/ (TSan)
+# Runs the tests labelled unit and mpi (async mode and the background flush among them) in the
+# sanitizer builds: docs/testing.md, "Sanitizers".
+#   scripts/sanitize.sh                      both: build-asan/ (ASan+UBSan), then build-tsan/ (TSan)
 #   scripts/sanitize.sh address,undefined    one of them
 #   scripts/sanitize.sh thread
-# Examples, benchmarks and CUDA are left out: no test run here needs them. The TSan build leaves out
-# the launcher's unit tests (label launcher): the launcher runs no thread of its own.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 jobs=$(nproc)
 
 run() {
   local sanitizers=$1 dir targets exclude=()
+  # The synchronous crash cases are left out, for CI's time: the killed rank reports nothing, and the
+  # restore that follows reads a complete version, as every mpi test does. The async cases (the
+  # background writer killed) and the crash during the background flush stay.
+  local sync_crashes='^fault\.crash_(before_write|during_write|after_write|during_commit|after_commit)_rank'
   case $sanitizers in
-    address,undefined) dir=build-asan targets="lazarus_library_tests lazarus_launcher_unit_tests" ;;
-    thread) dir=build-tsan targets=lazarus_library_tests exclude=(-LE launcher) ;;
+    address,undefined) dir=build-asan targets="lazarus_library_tests lazarus_launcher_unit_tests" exclude=(-E "$sync_crashes") ;;
+    # The launcher's unit tests (label launcher) are left out: the launcher runs no thread of its own.
+    thread) dir=build-tsan targets=lazarus_library_tests exclude=(-LE launcher -E "$sync_crashes") ;;
     *) echo "sanitize.sh: unknown sanitizers '$sanitizers' (address,undefined or thread)" >&2; exit 2 ;;
   esac
   echo "=== configure and build $dir (-fsanitize=$sanitizers)"
-  # -O1 -g1 (line tables): reports that name file and line, and half the compile time of -O2 -g
-  # under the sanitizers. Debug keeps assert() on.
-  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS_DEBUG="-O1 -g1" -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g1" \
-    -DLAZARUS_SANITIZE="$sanitizers" -DLAZARUS_BUILD_TESTS=ON -DLAZARUS_BUILD_EXAMPLES=OFF \
-    -DLAZARUS_BUILD_BENCH=OFF -DLAZARUS_CUDA=OFF
+  scripts/configure-sanitized.sh "$sanitizers"
   # shellcheck disable=SC2086
   cmake --build "$dir" -j"$jobs" --target $targets
   echo "=== tests labelled unit or mpi under -fsanitize=$sanitizers"

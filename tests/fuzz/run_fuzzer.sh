@@ -10,8 +10,8 @@ fuzzer=$1 seeds=$2 scratch=$3 artifacts=$4 seconds=$5
 shift 5
 rm -rf "$scratch"
 mkdir -p "$scratch" "$artifacts"
-# Leaks in libraries Lazarus cannot fix (HDF5's) are listed in lsan.supp.
-export LSAN_OPTIONS="suppressions=$(dirname "$0")/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+# Leaks in libraries Lazarus cannot fix (HDF5's, Open MPI's) are listed in tests/sanitizers/lsan.supp.
+export LSAN_OPTIONS="suppressions=$(dirname "$0")/../sanitizers/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 # The first folder receives what libFuzzer adds; the seeds are only read.
 exec "$fuzzer" -max_total_time="$seconds" -timeout=5 -rss_limit_mb=2048 -print_final_stats=1 \
   -artifact_prefix="$artifacts/" "$@" "$scratch" "$seeds"
