@@ -1,12 +1,12 @@
 #include "runtime/region_registry.hpp"
 
 #include <algorithm>
-#include <numeric>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include "lazarus/errors.hpp"
+#include "runtime/checked_arithmetic.hpp"
 #include "runtime/names.hpp"
 
 namespace lazarus::detail {
@@ -20,11 +20,18 @@ void RegionRegistry::add(Region region) {
     throw MismatchError(fmt::format("cannot protect region '{}': a region of that name is already protected",
                                     region.name));
   }
-  const std::size_t elements =
-      std::accumulate(region.shape.begin(), region.shape.end(), std::size_t{1}, std::multiplies<>());
-  if (elements != region.count) {
+  const auto elements = checked_product(region.shape);
+  if (!elements) {
+    throw MismatchError(fmt::format("cannot protect region '{}': shape [{}] holds more than 2^64 elements",
+                                    region.name, fmt::join(region.shape, ", ")));
+  }
+  if (*elements != region.count) {
     throw MismatchError(fmt::format("cannot protect region '{}': shape [{}] holds {} elements, the data {}",
-                                    region.name, fmt::join(region.shape, ", "), elements, region.count));
+                                    region.name, fmt::join(region.shape, ", "), *elements, region.count));
+  }
+  if (!checked_product(region.count, element_size(region.type))) {
+    throw MismatchError(fmt::format("cannot protect region '{}': {} elements of {} bytes are more than 2^64 bytes",
+                                    region.name, region.count, element_size(region.type)));
   }
   if (region.data == nullptr && region.count > 0) {
     throw MismatchError(fmt::format("cannot protect region '{}': null data pointer", region.name));

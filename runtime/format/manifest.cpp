@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
-#include <limits>
 #include <system_error>
 
 #include <fmt/format.h>
@@ -13,6 +12,8 @@
 #include "backends/xxhash/xxh3.hpp"
 #include "lazarus/errors.hpp"
 #include "lazarus/version.hpp"
+#include "runtime/checked_arithmetic.hpp"
+#include "runtime/format/version_catalog.hpp"
 #include "runtime/json_integer.hpp"
 #include "runtime/names.hpp"
 
@@ -75,16 +76,12 @@ RegionRecord region_from_json(const json& j) {
   region.xxh3 = parse_hex64(j.at("xxh3_64").get<std::string>());
   region.device = j.value("origin", std::string("host")) == "device";
   // The size follows from the type and shape; a record that says otherwise contradicts itself.
-  std::uint64_t size = element_size(region.type);
-  for (const std::size_t extent : region.shape) {
-    if (extent != 0 && size > std::numeric_limits<std::uint64_t>::max() / extent) {
-      throw std::out_of_range(fmt::format("region '{}' has a shape too large to hold", region.name));
-    }
-    size *= extent;
-  }
-  if (size != region.bytes) {
+  const auto elements = checked_product(region.shape);
+  const auto size = elements ? checked_product(*elements, element_size(region.type)) : std::nullopt;
+  if (!size) throw std::out_of_range(fmt::format("region '{}' has a shape too large to hold", region.name));
+  if (*size != region.bytes) {
     throw std::invalid_argument(fmt::format("region '{}' records {} bytes, but its type and shape make {}", region.name,
-                                            region.bytes, size));
+                                            region.bytes, *size));
   }
   return region;
 }
@@ -100,9 +97,14 @@ RankRecord rank_from_json(const json& j) {
   RankRecord record;
   record.rank = integer_at<int>(j, "rank");
   record.file = j.at("file").get<std::string>();
-  // The file is joined to version folders, to read it and to write copies of it.
+  // The file is joined to version folders, to read it and to write copies of it: only the name the
+  // format gives this rank's file is accepted, never one that could lead elsewhere.
   if (auto problem = name_problem(record.file)) {
     throw std::invalid_argument(fmt::format("file '{}' is not a file name: {}", record.file, *problem));
+  }
+  if (record.file != rank_file_name(record.rank)) {
+    throw std::invalid_argument(
+        fmt::format("file '{}' is not rank {}'s file name ({})", record.file, record.rank, rank_file_name(record.rank)));
   }
   record.file_bytes = integer_at<std::uint64_t>(j, "file_bytes");
   record.file_xxh3 = parse_hex64(j.at("file_xxh3_64").get<std::string>());
@@ -137,12 +139,30 @@ Placement placement_from_json(const json& j, int nranks) {
   if (placement.rank_nodes.size() != n || placement.partner.size() != n || placement.parity.size() != n) {
     throw std::invalid_argument("placement does not list every rank");
   }
-  for (const int partner : placement.partner) {
+  // The recovery plan divides by group sizes and indexes by ranks: every structural field is checked
+  // here, the one place a placement is read, as plan_placement() would have made it.
+  for (std::size_t rank = 0; rank < n; ++rank) {
+    const int partner = placement.partner[rank];
     if (partner < -1 || partner >= nranks) throw std::invalid_argument("partner rank out of range");
+    if (partner == static_cast<int>(rank)) throw std::invalid_argument(fmt::format("rank {} is its own partner", rank));
   }
-  for (const auto& group : placement.xor_groups) {
+  std::vector<bool> grouped(n, false);
+  for (std::size_t g = 0; g < placement.xor_groups.size(); ++g) {
+    const auto& group = placement.xor_groups[g];
+    if (group.size() < 2) {
+      throw std::invalid_argument(fmt::format("XOR group {} has {} member(s); a group has two or more", g, group.size()));
+    }
+    std::vector<std::string_view> nodes;
     for (const int member : group) {
       if (member < 0 || member >= nranks) throw std::invalid_argument("XOR group member out of range");
+      const auto m = static_cast<std::size_t>(member);
+      if (grouped[m]) throw std::invalid_argument(fmt::format("rank {} is in two XOR groups", member));
+      grouped[m] = true;
+      const std::string_view node = placement.rank_nodes[m];
+      if (std::find(nodes.begin(), nodes.end(), node) != nodes.end()) {
+        throw std::invalid_argument(fmt::format("XOR group {} has two ranks on node '{}'", g, node));
+      }
+      nodes.push_back(node);
     }
   }
   return placement;

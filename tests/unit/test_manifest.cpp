@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -64,6 +66,31 @@ TEST(Manifest, WrittenAtomicallyAndReadBack) {
   write_manifest(scratch.path(), manifest);
   EXPECT_FALSE(std::filesystem::exists(scratch.path() / "manifest.json.tmp"));
   EXPECT_EQ(read_manifest(scratch.path()), manifest);
+}
+
+// Issue 13, item 2: a FIFO in place of manifest.json made restore, verify, list and inspect block
+// forever in open(). It is refused at once as damage, like a link that could lead out of the folder.
+TEST(Manifest, AManifestThatIsNotARegularFileIsDamageNotAHang) {
+  testing::ScratchDir scratch;
+  const auto fifo_version = scratch.path() / "fifo";
+  std::filesystem::create_directories(fifo_version);
+  ASSERT_EQ(::mkfifo((fifo_version / "manifest.json").c_str(), 0600), 0);
+  try {
+    read_manifest(fifo_version);
+    ADD_FAILURE() << "a FIFO was read as a manifest";
+  } catch (const CorruptCheckpoint& error) {
+    EXPECT_NE(std::string(error.what()).find("is a FIFO, not a regular file"), std::string::npos) << error.what();
+  }
+  const auto linked_version = scratch.path() / "linked";
+  std::filesystem::create_directories(linked_version);
+  write_manifest(scratch.path(), sample_manifest());
+  std::filesystem::create_symlink(scratch.path() / "manifest.json", linked_version / "manifest.json");
+  try {
+    read_manifest(linked_version);
+    ADD_FAILURE() << "a symbolic link was followed";
+  } catch (const CorruptCheckpoint& error) {
+    EXPECT_NE(std::string(error.what()).find("is a symbolic link"), std::string::npos) << error.what();
+  }
 }
 
 TEST(Manifest, AbsentManifestMeansNoCheckpoint) {
@@ -166,6 +193,18 @@ TEST(Manifest, ARankFileIsAFileOfTheVersionFolder) {
   }
   RankRecord record = sample_manifest().ranks[0];
   record.file = "../x.h5";
+  EXPECT_THROW(parse_rank_record(serialize_rank_record(record)), Error);
+}
+
+// Issue 13, item 1: a file name that stays in the folder but is not the one the format gives the
+// rank (another rank's file, a partner copy, any other file of the folder) is refused as well.
+TEST(Manifest, ARankFileHasTheNameTheFormatGivesThatRank) {
+  for (const char* bad : {"rank-00001.h5", "partner-rank-00000.h5", "manifest.json", "rank-0.h5", "x.h5"}) {
+    const std::string refusal = refusal_of([&](nlohmann::json& b) { b["ranks"][0]["file"] = bad; });
+    EXPECT_NE(refusal.find("is not rank 0's file name (rank-00000.h5)"), std::string::npos) << bad << ": " << refusal;
+  }
+  RankRecord record = sample_manifest().ranks[1];
+  record.file = "rank-00000.h5";
   EXPECT_THROW(parse_rank_record(serialize_rank_record(record)), Error);
 }
 

@@ -381,6 +381,37 @@ TEST(ManifestPlacement, XorGroupMemberOutOfRangeIsCorrupt) {
   EXPECT_THROW(parse_manifest(serialize_manifest(manifest), "test"), CorruptCheckpoint);
 }
 
+// Issue 13, item 12: a one-member XOR group in a checksum-valid manifest divided by zero (SIGFPE) in
+// every rank's restore and in the launcher's scavenge. Every structural field is checked on reading.
+TEST(ManifestPlacement, XorGroupsAndPartnersThatPlanningCannotMakeAreCorrupt) {
+  const Manifest good = manifest_with_placement(consecutive_nodes({1, 1, 1, 1}), Redundancy::xor_parity, 2);
+  ASSERT_EQ(good.placement->xor_groups, (std::vector<std::vector<int>>{{0, 1}, {2, 3}}));
+  auto refusal = [](const Manifest& manifest) -> std::string {
+    try {
+      parse_manifest(serialize_manifest(manifest), "test");
+    } catch (const CorruptCheckpoint& error) {
+      return error.what();
+    }
+    return "";
+  };
+  Manifest manifest = good;
+  manifest.placement->xor_groups = {{0}, {2, 3}};
+  EXPECT_NE(refusal(manifest).find("XOR group 0 has 1 member(s)"), std::string::npos) << refusal(manifest);
+  manifest.placement->xor_groups = {{}, {2, 3}};
+  EXPECT_NE(refusal(manifest).find("XOR group 0 has 0 member(s)"), std::string::npos) << refusal(manifest);
+  manifest.placement->xor_groups = {{0, 1}, {1, 2}};
+  EXPECT_NE(refusal(manifest).find("rank 1 is in two XOR groups"), std::string::npos) << refusal(manifest);
+  manifest.placement->xor_groups = {{0, 0}, {2, 3}};
+  EXPECT_NE(refusal(manifest).find("rank 0 is in two XOR groups"), std::string::npos) << refusal(manifest);
+  manifest = good;
+  manifest.placement->rank_nodes[1] = manifest.placement->rank_nodes[0];
+  EXPECT_NE(refusal(manifest).find("XOR group 0 has two ranks on node"), std::string::npos) << refusal(manifest);
+  Manifest partners = manifest_with_placement({"b", "a", "b", "a"}, Redundancy::partner, 4);
+  partners.placement->partner[2] = 2;
+  EXPECT_NE(refusal(partners).find("rank 2 is its own partner"), std::string::npos) << refusal(partners);
+  EXPECT_EQ(refusal(good), "");
+}
+
 TEST(ManifestPlacement, UnknownRedundancyIsCorrupt) {
   const Manifest manifest = manifest_with_placement(consecutive_nodes({1, 1}), Redundancy::partner, 2);
   nlohmann::json body = nlohmann::json::parse(serialize_manifest(manifest));

@@ -42,6 +42,32 @@ TEST(RegionRegistry, RejectsDuplicatesBadShapesNullDataAndUnknownNames) {
   EXPECT_THROW(registry.remove("zzz"), MismatchError);
 }
 
+// Issue 13, item 11: the element count of a shape was a wrapping product. {27905, 49477, 8681,
+// 384773, 16} wraps to exactly 16, so it was accepted over 16 doubles and checkpoint() read far past
+// them; {2^40, 2^40} wrapped to 0 and was refused for the wrong reason.
+TEST(RegionRegistry, ShapesAndSizesBeyond64BitsAreRefusedNotWrapped) {
+  double a[16] = {};
+  RegionRegistry registry;
+  auto refusal = [&](Region region) -> std::string {
+    try {
+      registry.add(std::move(region));
+    } catch (const MismatchError& error) {
+      return error.what();
+    }
+    return "";
+  };
+  EXPECT_NE(refusal({"wraps", ElementType::f64, a, 16, {27905, 49477, 8681, 384773, 16}}).find("more than 2^64 elements"),
+            std::string::npos);
+  EXPECT_NE(refusal({"square", ElementType::f64, a, 0, {std::size_t{1} << 40, std::size_t{1} << 40}}).find("more than 2^64 elements"),
+            std::string::npos);
+  // The count fits, its bytes do not.
+  const std::size_t count = (std::size_t{1} << 62) + 1;
+  EXPECT_NE(refusal({"bytes", ElementType::f64, a, count, {count}}).find("more than 2^64 bytes"), std::string::npos);
+  // A zero extent makes an empty region, whatever the others are.
+  EXPECT_EQ(refusal({"empty", ElementType::f64, nullptr, 0, {std::size_t{1} << 40, std::size_t{1} << 40, 0}}), "");
+  EXPECT_EQ(registry.all().size(), 1u);
+}
+
 TEST(ChunkShape, TakesWholeTrailingDimensionsThenASliceOfTheNext) {
   using Shape = std::vector<hsize_t>;
   // 1 MiB of doubles per chunk = 131072 elements.
