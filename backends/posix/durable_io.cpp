@@ -43,9 +43,28 @@ int FileDescriptor::release() noexcept {
 }
 
 FileDescriptor open_file(const std::filesystem::path& path, int flags, int mode) {
-  int fd = ::open(path.c_str(), flags | O_CLOEXEC, mode);
-  if (fd < 0) throw_io("open", path, errno);
-  return FileDescriptor(fd);
+  if (flags & O_DIRECTORY) {
+    int fd = ::open(path.c_str(), flags | O_CLOEXEC, mode);
+    if (fd < 0) throw_io("open", path, errno);
+    return FileDescriptor(fd);
+  }
+  FileDescriptor fd(::open(path.c_str(), flags | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, mode));
+  if (fd.get() < 0) {
+    const int error_number = errno;
+    if (error_number == ELOOP) throw IoError(fmt::format("cannot open {}: it is a symbolic link", path.string()));
+    throw_io("open", path, error_number);
+  }
+  struct stat status {};
+  if (::fstat(fd.get(), &status) != 0) throw_io("fstat", path, errno);
+  if (!S_ISREG(status.st_mode)) {
+    const char* kind = S_ISFIFO(status.st_mode) ? "a FIFO" : S_ISDIR(status.st_mode) ? "a folder"
+                       : S_ISSOCK(status.st_mode) ? "a socket" : "a device or other special file";
+    throw IoError(fmt::format("cannot open {}: it is {}, not a regular file", path.string(), kind));
+  }
+  if (!(flags & O_NONBLOCK) && ::fcntl(fd.get(), F_SETFL, ::fcntl(fd.get(), F_GETFL) & ~O_NONBLOCK) != 0) {
+    throw_io("fcntl", path, errno);
+  }
+  return fd;
 }
 
 void fsync_file(const std::filesystem::path& path) {
@@ -118,7 +137,7 @@ std::string read_whole_file(const std::filesystem::path& path) {
 }
 
 void drop_cached_pages(const std::filesystem::path& path) noexcept {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);  // a FIFO must not block
   if (fd < 0) return;
   ::fdatasync(fd);  // dirty pages cannot be dropped
   ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);

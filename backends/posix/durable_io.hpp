@@ -29,7 +29,10 @@ class FileDescriptor {
   int fd_ = -1;
 };
 
-// Opens `path` with open(2) flags; throws IoError naming the file and errno's text.
+// Opens `path` with open(2) flags; throws IoError naming the file and errno's text. Without
+// O_DIRECTORY the path must be a regular file and not a symbolic link: a FIFO or device in a checkpoint
+// folder would block open() or read() forever, and a link could lead out of it. It is opened without
+// blocking, checked, and only then used.
 FileDescriptor open_file(const std::filesystem::path& path, int flags, int mode = 0644);
 
 // fsync(2) a file's data and metadata. Throws IoError.

@@ -174,6 +174,10 @@ struct RankFileView {
 RankFileView view_rank_file(const fs::path& file) {
   RankFileView view;
   std::error_code error;
+  // HDF5 opens the path itself here: a FIFO would block it forever, a link lead elsewhere.
+  if (!fs::is_regular_file(fs::symlink_status(file, error))) {
+    throw CorruptCheckpoint(fmt::format("{} is not a regular file", file.string()));
+  }
   view.file_bytes = fs::file_size(file, error);
   const backends::RankFileReader reader(file);
   view.header = reader.header();

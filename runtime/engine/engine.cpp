@@ -6,8 +6,10 @@
 
 #include <fmt/format.h>
 
+#include "lazarus/errors.hpp"
 #include "runtime/collective.hpp"
 #include "runtime/engine/checkpoint_interval.hpp"
+#include "runtime/format/version_catalog.hpp"
 #include "runtime/levels/placement.hpp"
 
 namespace lazarus::detail {
@@ -55,7 +57,13 @@ std::uint64_t Engine::checkpoint() {
   settle(Settle::finished);
   // Past every version folder at every level, complete or not, so that leftovers of a crash are never
   // reused, and past what is still being written in the background.
-  const std::uint64_t version = std::max(level_->highest_version(), writer_->last_submitted()) + 1;
+  const std::uint64_t highest = std::max(level_->highest_version(), writer_->last_submitted());
+  if (highest >= kLastVersion) {  // every rank sees the same number, so every rank throws
+    throw Error(fmt::format("rank {}: cannot number a new checkpoint: version {} (the last number) exists "
+                            "for job '{}'; remove its folder or use another job name",
+                            context_.comm.rank(), highest, context_.options.job));
+  }
+  const std::uint64_t version = highest + 1;
   writer_->checkpoint(version, start);
   if (context_.comm.rank() == 0) checkpoint_cost_ = seconds_since(start);
   last_checkpoint_ = Clock::now();

@@ -24,15 +24,15 @@ std::optional<std::uint64_t> parse_version_directory_name(std::string_view name)
   const char* begin = name.data() + 1;
   const char* end = name.data() + name.size();
   auto [stop, error] = std::from_chars(begin, end, version);
-  if (error != std::errc{} || stop != end || version == 0) return std::nullopt;
+  if (error != std::errc{} || stop != end || version == 0 || version > kLastVersion) return std::nullopt;
   // Only the names Lazarus writes itself: "v5" or "v00000000005" are somebody else's folders.
   if (version_directory("", version).string() != name) return std::nullopt;
   return version;
 }
 
 std::uint64_t VersionScan::highest() const {
-  std::uint64_t top = 0;
-  if (!complete.empty()) top = complete.back();
+  std::uint64_t top = other;
+  if (!complete.empty()) top = std::max(top, complete.back());
   if (!incomplete.empty()) top = std::max(top, incomplete.back());
   return top;
 }
@@ -45,7 +45,11 @@ VersionScan scan_versions(const std::filesystem::path& job_dir) {
   if (error) throw IoError(fmt::format("cannot list {}: {}", job_dir.string(), error.message()));
   for (const auto& entry : entries) {
     auto version = parse_version_directory_name(entry.path().filename().string());
-    if (!version || !entry.is_directory(error)) continue;
+    if (!version) continue;
+    if (!entry.is_directory(error) || entry.is_symlink(error)) {  // not a version, but its number is taken
+      scan.other = std::max(scan.other, *version);
+      continue;
+    }
     const bool has_manifest = std::filesystem::exists(entry.path() / kManifestFileName, error);
     (has_manifest ? scan.complete : scan.incomplete).push_back(*version);
   }

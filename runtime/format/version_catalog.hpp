@@ -12,13 +12,20 @@ namespace lazarus::detail {
 
 std::filesystem::path version_directory(const std::filesystem::path& job_dir, std::uint64_t version);
 std::string rank_file_name(int rank);
-// The version a folder name stands for ("v0000000012" -> 12), or nullopt for other names.
+// The highest version number (10^18 - 1, 18 digits). Above it a name is not a version, and a job
+// that holds it cannot checkpoint any more: numbering never wraps past 2^64 to 0.
+inline constexpr std::uint64_t kLastVersion = 999'999'999'999'999'999ULL;
+// The version a folder name stands for ("v0000000012" -> 12), or nullopt for other names and for
+// numbers outside 1 to kLastVersion.
 std::optional<std::uint64_t> parse_version_directory_name(std::string_view name);
 
 struct VersionScan {
   std::vector<std::uint64_t> complete;    // a manifest is in place (not yet verified), ascending
   std::vector<std::uint64_t> incomplete;  // a folder without a manifest, ascending
-  std::uint64_t highest() const;          // highest version number of either kind, 0 when none
+  std::uint64_t other = 0;                // the highest version name held by something not a folder
+  // The highest version number taken, by a version of either kind or by anything else of that name
+  // (a file named v0000000001 would make that version impossible to create); 0 when none.
+  std::uint64_t highest() const;
 };
 
 // Lists the versions under `job_dir` (empty when it does not exist). Throws IoError when it cannot be read.

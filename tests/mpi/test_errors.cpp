@@ -118,6 +118,35 @@ TEST(Errors, ACheckpointThatOneRankCannotWriteFailsEverywhereAndKeepsThePrevious
   EXPECT_EQ(field, samples<double>(1000, world_rank(), 2));
 }
 
+// Issue 13, item 10: with a folder named after the highest 64-bit number present, every later
+// checkpoint returned 0 and went into v0000000000, which restore and versions() never saw. A name past
+// the last version is not a version; a job that holds the last version cannot checkpoint, clearly.
+TEST(Errors, VersionNumbersNeverWrapAround) {
+  SharedScratchDir scratch;
+  const std::filesystem::path job = scratch.path() / "test";
+  if (world_rank() == 0) std::filesystem::create_directories(job / "v18446744073709551615");
+  MPI_Barrier(MPI_COMM_WORLD);
+  {
+    Session session(MPI_COMM_WORLD, options_in(scratch.path()));
+    std::vector<double> field = samples<double>(100, world_rank(), 1);
+    session.protect("field", field);
+    EXPECT_EQ(session.checkpoint(), 1u);
+    EXPECT_EQ(session.versions(), (std::vector<std::uint64_t>{1}));
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  if (world_rank() == 0) std::filesystem::create_directories(job / "v999999999999999999");
+  MPI_Barrier(MPI_COMM_WORLD);
+  Session session(MPI_COMM_WORLD, options_in(scratch.path()));
+  std::vector<double> field = samples<double>(100, world_rank(), 2);
+  session.protect("field", field);
+  const auto [ranks, message] = throw_on_ranks<Error>([&] { session.checkpoint(); });
+  EXPECT_EQ(ranks, world_size());
+  EXPECT_NE(message.find("version 999999999999999999 (the last number) exists"), std::string::npos) << message;
+  EXPECT_FALSE(std::filesystem::exists(job / "v0000000000"));
+  EXPECT_EQ(session.restore(), std::optional<std::uint64_t>(1));
+  EXPECT_EQ(field, samples<double>(100, world_rank(), 1));
+}
+
 TEST(Errors, ABadOptionOnOneRankFailsTheConstructorEverywhere) {
   SharedScratchDir scratch;
   Options options = options_in(scratch.path());

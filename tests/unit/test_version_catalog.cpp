@@ -29,6 +29,12 @@ TEST(VersionCatalog, NamesVersionFoldersAndRankFiles) {
   EXPECT_EQ(parse_version_directory_name("v"), std::nullopt);
   EXPECT_EQ(parse_version_directory_name("v5"), std::nullopt);
   EXPECT_EQ(parse_version_directory_name("v00000000005"), std::nullopt);
+  // Issue 13, item 10: the numbers past the last version are not versions (UINT64_MAX made the next
+  // number wrap to 0, and that version was never seen again).
+  EXPECT_EQ(parse_version_directory_name("v999999999999999999"), std::optional<std::uint64_t>(kLastVersion));
+  EXPECT_EQ(parse_version_directory_name("v1000000000000000000"), std::nullopt);
+  EXPECT_EQ(parse_version_directory_name("v18446744073709551615"), std::nullopt);
+  EXPECT_EQ(parse_version_directory_name("v18446744073709551616"), std::nullopt);
 }
 
 TEST(VersionCatalog, ScanSeparatesCompleteFromIncompleteVersions) {
@@ -41,7 +47,10 @@ TEST(VersionCatalog, ScanSeparatesCompleteFromIncompleteVersions) {
   const VersionScan scan = scan_versions(scratch.path());
   EXPECT_EQ(scan.complete, (std::vector<std::uint64_t>{1, 10}));
   EXPECT_EQ(scan.incomplete, (std::vector<std::uint64_t>{2}));
-  EXPECT_EQ(scan.highest(), 10u);
+  // Issue 13, item 2: the file v0000000011 is no version, but its number is taken: the next checkpoint
+  // must be 12 (it used to be 11, and creating that folder failed forever).
+  EXPECT_EQ(scan.other, 11u);
+  EXPECT_EQ(scan.highest(), 11u);
 }
 
 TEST(VersionCatalog, ScanOfAMissingJobFolderIsEmpty) {

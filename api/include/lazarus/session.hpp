@@ -87,7 +87,8 @@ class Session {
   // (checkpoint, wait, need_checkpoint, should_stop, versions, restore, or the Session's end).
   // Throws IoError on every rank when any rank fails to write or commit a version (in async mode, from
   // the call that commits it): what that version wrote is removed, the previous complete version stays
-  // the newest, and the program may go on (the next checkpoint reuses the number).
+  // the newest, and the program may go on (the next checkpoint reuses the number). Throws Error on
+  // every rank when the job already holds the last version number (10^18 - 1).
   std::uint64_t checkpoint();
 
   // Collective. First commits every checkpoint in flight (IoError as checkpoint()). Then restores the
