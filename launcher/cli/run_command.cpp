@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -11,8 +12,10 @@
 
 #include "launcher/cli/exit_codes.hpp"
 #include "launcher/supervision/fault_plan.hpp"
+#include "launcher/supervision/heartbeat_server.hpp"
 #include "launcher/resources/slurm_allocation.hpp"
 #include "launcher/supervision/supervisor.hpp"
+#include "runtime/names.hpp"
 
 namespace lazarus::launcher {
 namespace {
@@ -151,6 +154,10 @@ int RunCommand::execute() {
   if (o.command.empty()) throw UsageError("no program to run: give it after --, e.g. lazarus run -n 4 -- ./app args");
   if (o.dir.empty()) o.dir = environment_or("LAZARUS_DIR", "./lazarus-ckpt");
   if (o.job.empty()) o.job = environment_or("LAZARUS_JOB", "default");
+  // The library's own rule (Options::validate): the job name is one folder under --dir, nothing else.
+  if (auto problem = detail::name_problem(o.job)) {
+    throw UsageError(fmt::format("--job (or LAZARUS_JOB) '{}' is not a valid job name: {}", o.job, *problem));
+  }
   o.dir = std::filesystem::absolute(o.dir).lexically_normal();
   if (o.local_root.empty()) o.local_root = o.dir / o.job / "nodes";
   if (o.events_file.empty()) o.events_file = o.dir / o.job / "events.jsonl";
@@ -246,8 +253,13 @@ int RunCommand::execute() {
     backend = make_mpirun_backend(o.mpirun, split_words(o.mpirun_args));
   }
   auto resources = o.slurm_job_id.empty() ? no_resource_manager() : slurm_resource_manager(o.slurm_job_id);
-  Supervisor supervisor(o, std::move(faults), std::move(pool), std::move(backend), std::move(resources));
-  return supervisor.run();
+  std::optional<Supervisor> supervisor;
+  try {
+    supervisor.emplace(o, std::move(faults), std::move(pool), std::move(backend), std::move(resources));
+  } catch (const ListenError& error) {
+    throw UsageError(fmt::format("--listen {}: {}", o.listen_address, error.what()));
+  }
+  return supervisor->run();
 }
 
 }  // namespace lazarus::launcher

@@ -35,6 +35,12 @@ int parse_int(const std::string& spec, const std::string& key, const std::string
   return value;
 }
 
+int parse_count(const std::string& spec, const std::string& key, const std::string& text) {
+  const int value = parse_int(spec, key, text);
+  if (value == 0) throw UsageError(fmt::format("--inject '{}': {}= counts from 1", spec, key));
+  return value;
+}
+
 }  // namespace
 
 Fault parse_fault(const std::string& spec) {
@@ -88,8 +94,9 @@ Fault parse_fault(const std::string& spec) {
       throw UsageError(fmt::format("--inject '{}': unknown point '{}' ({})", spec, fault.point, fmt::join(points, ", ")));
     }
     fault.rank = parse_int(spec, "rank", *rank);
-    if (auto version = take("version")) fault.version = static_cast<unsigned long long>(parse_int(spec, "version", *version));
-    if (auto attempt = take("attempt")) fault.attempt = parse_int(spec, "attempt", *attempt);
+    // Versions and attempts count from 1: a 0 would never fire, and the fault would silently not happen.
+    if (auto version = take("version")) fault.version = static_cast<unsigned long long>(parse_count(spec, "version", *version));
+    if (auto attempt = take("attempt")) fault.attempt = parse_count(spec, "attempt", *attempt);
   } else {
     throw UsageError(fmt::format("--inject '{}': unknown fault '{}' (kill, stop or crash)", spec, verb));
   }

@@ -36,9 +36,11 @@ HeartbeatServer::HeartbeatServer(const std::string& bind_host, std::string adver
   sockaddr_in address{};
   address.sin_family = AF_INET;
   if (::inet_pton(AF_INET, bind_host.c_str(), &address.sin_addr) != 1) {
-    throw std::runtime_error(fmt::format("heartbeat listener: '{}' is not an IPv4 address", bind_host));
+    throw ListenError(fmt::format("heartbeat listener: '{}' is not an IPv4 address", bind_host));
   }
-  if (::bind(listener_.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) fail("bind");
+  if (::bind(listener_.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+    throw ListenError(fmt::format("heartbeat listener: cannot listen on {}: {}", bind_host, std::strerror(errno)));
+  }
   if (::listen(listener_.get(), 256) != 0) fail("listen");
   socklen_t length = sizeof address;
   if (::getsockname(listener_.get(), reinterpret_cast<sockaddr*>(&address), &length) != 0) fail("getsockname");

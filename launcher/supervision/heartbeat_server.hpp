@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstddef>
 #include <map>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,13 @@
 #include "runtime/heartbeat/heartbeat_protocol.hpp"
 
 namespace lazarus::launcher {
+
+// The listener cannot be set up at the address asked for (not an IPv4 address, not one of this host's,
+// or in use): the user's --listen is wrong, which the command reports as a usage error.
+class ListenError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 struct ServerEvent {
   enum class Kind { message, closed, rejected } kind = Kind::message;

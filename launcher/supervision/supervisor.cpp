@@ -73,8 +73,8 @@ Supervisor::Supervisor(RunOptions options, std::vector<Fault> faults, NodePool n
       resources_(std::move(resources)),
       token_(random_token()),
       start_(Clock::now()),
-      events_(options_.events_file, start_),
       server_(options_.listen_address, options_.advertised_address, token_),
+      events_(options_.events_file, start_),
       policy_(options_.max_restarts) {}
 
 std::map<std::string, std::filesystem::path> Supervisor::local_job_dirs() const {

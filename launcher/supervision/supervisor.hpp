@@ -69,8 +69,9 @@ class Supervisor {
   std::unique_ptr<ResourceManager> resources_;
   std::string token_;
   Clock::time_point start_;
-  EventLog events_;
+  // The listener first: a --listen address it cannot use fails before the events file is created.
   HeartbeatServer server_;
+  EventLog events_;
   std::optional<Clock::time_point> last_fault_at_;  // when the launcher last caused a fault
   std::map<pid_t, int> injected_signals_;            // what --inject sent to whom
   std::uint64_t newest_reported_ = 0;                // newest checkpoint version any rank reported

@@ -23,6 +23,8 @@
 #include <system_error>
 #include <thread>
 
+#include <fmt/format.h>
+
 #include "backends/posix/durable_io.hpp"
 #include "runtime/heartbeat/heartbeat_protocol.hpp"
 #include "runtime/levels/placement.hpp"
@@ -224,9 +226,9 @@ std::shared_ptr<LauncherLink> connect_from_environment() {
     std::fprintf(stderr, "lazarus: warning: cannot reach the launcher at %s; running unmonitored\n", address);
     return nullptr;
   }
-  double seconds = std::strtod(environment_or("LAZARUS_HEARTBEAT", "0.5").c_str(), nullptr);
-  if (!(seconds > 0)) seconds = 0.5;
-  const auto interval = std::chrono::milliseconds(static_cast<long>(seconds * 1000.0));
+  std::string warning;
+  const auto interval = heartbeat_interval(environment_or("LAZARUS_HEARTBEAT", "0.5"), warning);
+  if (!warning.empty()) std::fprintf(stderr, "lazarus: warning: %s\n", warning.c_str());
 
   Message hello = make_message(MessageType::hello);
   hello.token = environment_or("LAZARUS_LAUNCHER_TOKEN", "");
@@ -236,7 +238,7 @@ std::shared_ptr<LauncherLink> connect_from_environment() {
   hello.pid = static_cast<long>(::getpid());
   hello.attempt = std::atoi(environment_or("LAZARUS_ATTEMPT", "0").c_str());
 
-  auto link = std::make_shared<TcpLauncherLink>(std::move(socket), std::max(interval, std::chrono::milliseconds(10)));
+  auto link = std::make_shared<TcpLauncherLink>(std::move(socket), interval);
   link->start(hello);
   return link;
 }
@@ -251,6 +253,22 @@ void say_bye_at_exit() {
 }
 
 }  // namespace
+
+std::chrono::milliseconds heartbeat_interval(std::string_view text, std::string& warning) {
+  constexpr double kMinSeconds = 0.01, kMaxSeconds = 60.0;  // the bounds of `lazarus run --heartbeat`
+  const std::string copy(text);
+  char* end = nullptr;
+  errno = 0;
+  const double seconds = copy.empty() ? 0.0 : std::strtod(copy.c_str(), &end);
+  // !(a <= x <= b) also refuses NaN; the range keeps seconds * 1000 far from overflowing a long.
+  if (copy.empty() || errno != 0 || end != copy.c_str() + copy.size() || !(seconds >= kMinSeconds && seconds <= kMaxSeconds)) {
+    warning = fmt::format("LAZARUS_HEARTBEAT '{:.40}' is not a number of seconds from 0.01 to 60; beating every 0.5 s",
+                          copy);
+    return std::chrono::milliseconds(500);
+  }
+  warning.clear();
+  return std::chrono::milliseconds(static_cast<long>(seconds * 1000.0));
+}
 
 std::shared_ptr<LauncherLink> LauncherLink::acquire() noexcept {
   try {

@@ -6,12 +6,18 @@
 // The same thread reads what the launcher sends: a `stop` line asks the job to take a final
 // checkpoint and stop (Session::should_stop()). Without those variables nothing connects and
 // Sessions behave exactly as before.
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
 
 namespace lazarus::detail {
+
+// The heartbeat interval LAZARUS_HEARTBEAT gives (`text`, in seconds): the launcher's own bounds
+// for --heartbeat, 0.01 to 60 s. Anything else (not a number, trailing characters, out of range) gives
+// the default, 0.5 s, and says why in `warning`.
+std::chrono::milliseconds heartbeat_interval(std::string_view text, std::string& warning);
 
 class LauncherLink {
  public:

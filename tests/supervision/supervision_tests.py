@@ -138,6 +138,16 @@ def usage_errors(setup):
         (["frobnicate"], "subcommand"),
         (["run", "-n", "2", "--launcher", "srun", "--", setup.heat2d], "needs a Slurm allocation"),
         (["run", "--", setup.heat2d], "-n (the number of ranks) is required"),
+        # Issue 13, item 15: a --listen address that cannot be used is a usage error (it was exit 1).
+        (["run", "-n", "2", "--dir", str(setup.work / "jobs"), "--listen", "999.1.1.1", "--", setup.heat2d],
+         "--listen 999.1.1.1: heartbeat listener: '999.1.1.1' is not an IPv4 address"),
+        (["run", "-n", "2", "--dir", str(setup.work / "jobs"), "--listen", "192.0.2.1", "--", setup.heat2d],
+         "--listen 192.0.2.1: heartbeat listener: cannot listen on 192.0.2.1"),
+        # Issue 13, item 3: a job name is one folder under --dir, as the library requires.
+        (["run", "-n", "2", "--dir", str(setup.work / "jobs"), "--job", "../escaped", "--", setup.heat2d],
+         "'../escaped' is not a valid job name"),
+        (["run", "-n", "2", "--dir", str(setup.work / "jobs"), "--job", str(setup.work / "absolute"), "--",
+          setup.heat2d], "is not a valid job name"),
     ]
     # Outside any Slurm allocation, whatever runs the tests; then inside a made-up one.
     outside = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}
@@ -148,11 +158,16 @@ def usage_errors(setup):
         (["run", "--local-nodes", "2", "--launcher", "srun", "--", setup.heat2d], "go with --launcher mpirun", allocation),
         (["run", "--", setup.heat2d], "SLURM_JOB_NODELIST: bad hostlist expression 'n[1-'",
          dict(allocation, SLURM_JOB_NODELIST="n[1-")),
+        (["run", "-n", "2", "--dir", str(setup.work / "jobs"), "--", setup.heat2d],
+         "--job (or LAZARUS_JOB) '../../from-env' is not a valid job name", dict(outside, LAZARUS_JOB="../../from-env")),
     ]
     for arguments, expected, env in [(a, e, outside) for a, e in cases] + slurm_cases:
         out = subprocess.run([setup.lazarus, *arguments], capture_output=True, text=True, timeout=30, env=env)
         check(out.returncode == 2, f"lazarus {' '.join(arguments)}: exit {out.returncode}, expected 2\n{out.stderr}")
         check(expected in out.stdout + out.stderr, f"lazarus {' '.join(arguments)}: no '{expected}' in\n{out.stderr}")
+    for escaped in ("jobs", "escaped", "absolute", "from-env"):
+        check(not (setup.work / escaped).exists() and not (setup.work.parent / escaped).exists(),
+              f"a refused command line created {escaped}")
     out = subprocess.run([setup.lazarus, "run", "--help"], capture_output=True, text=True, timeout=30)
     check(out.returncode == 0 and "--hang-timeout" in out.stdout and "--inject" in out.stdout, "run --help incomplete")
 

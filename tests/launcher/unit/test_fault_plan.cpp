@@ -155,6 +155,19 @@ TEST(FaultPlan, RejectsAKeyGivenTwice) {
   }
 }
 
+// Issue 13, item 15: attempt=0 (and version=0) were accepted, and the fault never fired.
+TEST(FaultPlan, RejectsAttemptOrVersionZero) {
+  expect_rejected("crash point=during_write rank=1 attempt=0");
+  expect_rejected("crash point=during_write rank=1 version=0");
+  try {
+    parse_fault("crash point=during_restore rank=0 attempt=0");
+    ADD_FAILURE() << "accepted";
+  } catch (const UsageError& error) {
+    EXPECT_NE(std::string(error.what()).find("attempt= counts from 1"), std::string::npos) << error.what();
+  }
+  EXPECT_EQ(parse_fault("crash point=during_write rank=1 version=1 attempt=1").attempt, 1);
+}
+
 TEST(FaultPlan, RejectsCrashWithoutPointOrRank) {
   expect_rejected("crash rank=1");
   expect_rejected("crash point=during_commit");

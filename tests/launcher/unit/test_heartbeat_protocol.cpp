@@ -3,6 +3,7 @@
 #include <string>
 
 #include "runtime/heartbeat/heartbeat_protocol.hpp"
+#include "runtime/heartbeat/launcher_link.hpp"
 
 namespace lazarus::detail {
 namespace {
@@ -205,6 +206,21 @@ TEST(HeartbeatProtocol, TextThatIsNotUtf8IsEncodedNotThrown) {
   const auto decoded = decode(std::string_view(line).substr(0, line.size() - 1));
   ASSERT_TRUE(decoded.has_value());
   EXPECT_EQ(decoded->node, "n\xef\xbf\xbd" "1");  // U+FFFD in place of the byte
+}
+
+// Issue 13, item 15: LAZARUS_HEARTBEAT=1e300 beat every 10 ms and 1e13 overflowed the conversion to
+// milliseconds. The rank takes the launcher's bounds for --heartbeat, 0.01 to 60 s, and else 0.5 s.
+TEST(HeartbeatInterval, TakesTheLaunchersBoundsAndElseTheDefault) {
+  std::string warning;
+  EXPECT_EQ(heartbeat_interval("0.2", warning), std::chrono::milliseconds(200));
+  EXPECT_EQ(warning, "");
+  EXPECT_EQ(heartbeat_interval("0.01", warning), std::chrono::milliseconds(10));
+  EXPECT_EQ(heartbeat_interval("60", warning), std::chrono::milliseconds(60000));
+  for (const char* bad : {"1e300", "1e13", "61", "0", "0.001", "-1", "nan", "inf", "0.5s", "", " ", "abc"}) {
+    warning.clear();
+    EXPECT_EQ(heartbeat_interval(bad, warning), std::chrono::milliseconds(500)) << bad;
+    EXPECT_NE(warning.find("is not a number of seconds from 0.01 to 60"), std::string::npos) << bad << ": " << warning;
+  }
 }
 
 }  // namespace
