@@ -67,6 +67,21 @@ FileDescriptor open_file(const std::filesystem::path& path, int flags, int mode)
   return fd;
 }
 
+void create_private_directory(const std::filesystem::path& dir) {
+  std::error_code error;
+  if (dir.has_parent_path()) std::filesystem::create_directories(dir.parent_path(), error);
+  if (error) throw IoError(fmt::format("cannot create {}: {}", dir.parent_path().string(), error.message()));
+  if (::mkdir(dir.c_str(), 0700) == 0) {
+    if (::chmod(dir.c_str(), 0700) != 0) throw_io("chmod", dir, errno);  // a umask may have taken bits away
+    return;
+  }
+  const int error_number = errno;
+  if (error_number != EEXIST) throw_io("create folder", dir, error_number);
+  if (!std::filesystem::is_directory(dir, error)) {
+    throw IoError(fmt::format("cannot create folder {}: something else of that name is there", dir.string()));
+  }
+}
+
 void fsync_file(const std::filesystem::path& path) {
   FileDescriptor fd = open_file(path, O_RDONLY);
   if (::fsync(fd.get()) != 0) throw_io("fsync", path, errno);

@@ -35,6 +35,12 @@ class FileDescriptor {
 // blocking, checked, and only then used.
 FileDescriptor open_file(const std::filesystem::path& path, int flags, int mode = 0644);
 
+// Creates `dir` (its missing parents with the usual mode) as a folder only its owner may enter: 0700,
+// whatever the umask. A folder that exists already keeps its mode, so that whoever wants a job shared
+// with a group makes its folder first, with that mode. Throws IoError, also when `dir` exists and is
+// not a folder.
+void create_private_directory(const std::filesystem::path& dir);
+
 // fsync(2) a file's data and metadata. Throws IoError.
 void fsync_file(const std::filesystem::path& path);
 // fsync(2) a directory so that entries created, renamed or removed in it are durable. Throws IoError.

@@ -3,8 +3,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <csignal>
+#include <cstdlib>
 #include <random>
+#include <system_error>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -36,16 +39,25 @@ double seconds_between(Clock::time_point from, Clock::time_point to) {
   return std::chrono::duration<double>(to - from).count();
 }
 
-// A folder that exists for one attempt and is removed with everything in it however the attempt ends.
-class ScopedFolder {
+// A folder of the attempt's own, removed with everything in it at the end of the attempt. mkdtemp
+// makes its name unguessable (nobody can create it first: it never takes a folder or file that
+// already exists) and its mode 0700.
+class PrivateFolder {
  public:
-  explicit ScopedFolder(std::filesystem::path path) : path_(std::move(path)) { std::filesystem::create_directories(path_); }
-  ~ScopedFolder() {
+  // <parent>/<prefix>XXXXXX; throws std::system_error when it cannot be created.
+  PrivateFolder(const std::filesystem::path& parent, const std::string& prefix) {
+    std::string name = (parent / (prefix + "XXXXXX")).string();
+    if (::mkdtemp(name.data()) == nullptr) {
+      throw std::system_error(errno, std::generic_category(), fmt::format("cannot create {}", name));
+    }
+    path_ = name;
+  }
+  ~PrivateFolder() {
     std::error_code ignored;
     std::filesystem::remove_all(path_, ignored);
   }
-  ScopedFolder(const ScopedFolder&) = delete;
-  ScopedFolder& operator=(const ScopedFolder&) = delete;
+  PrivateFolder(const PrivateFolder&) = delete;
+  PrivateFolder& operator=(const PrivateFolder&) = delete;
   const std::filesystem::path& path() const { return path_; }
 
  private:
@@ -217,8 +229,18 @@ bool Supervisor::caused_by_launcher(Failure& failure, const FailureDetector& det
 
 Supervisor::AttemptOutcome Supervisor::run_attempt(int attempt) {
   // Open MPI's shared-memory files get a folder of their own when every rank runs on this host.
-  std::optional<ScopedFolder> shm_dir;
-  if (nodes_.logical()) shm_dir.emplace(fmt::format("/dev/shm/lazarus-{}-{}", token_.substr(0, 12), attempt));
+  // Without it (/dev/shm full, or not writable) the attempt still runs, with Open MPI's default
+  // place: the event says so.
+  std::optional<PrivateFolder> shm_dir;
+  if (nodes_.logical()) {
+    try {
+      shm_dir.emplace("/dev/shm", "lazarus-");
+    } catch (const std::system_error& error) {
+      events_.record("warning", {{"attempt", attempt}, {"what", error.what()}},
+                     fmt::format("warning: {}; attempt {} keeps Open MPI's shared-memory files in its default place",
+                                 error.what(), attempt));
+    }
+  }
   const std::string shm_path = shm_dir ? shm_dir->path().string() : "";
   nodes_.prepare_local_dirs();
   const LaunchPlan plan = plan_for(attempt, shm_path);

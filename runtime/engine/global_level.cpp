@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "backends/posix/durable_io.hpp"
 #include "lazarus/errors.hpp"
 #include "runtime/collective.hpp"
 #include "runtime/fault_injection.hpp"
@@ -19,9 +20,11 @@ GlobalLevel::GlobalLevel(EngineContext& context)
     : context_(context), job_dir_(context.options.dir / context.options.job) {
   run_collectively(context_.comm, [&] {
     if (context_.comm.rank() != 0) return;
-    std::error_code error;
-    std::filesystem::create_directories(job_dir_, error);
-    if (error) throw IoError(fmt::format("cannot create checkpoint folder {}: {}", job_dir_.string(), error.message()));
+    try {
+      backends::create_private_directory(job_dir_);  // 0700: docs/operations.md, "Permissions"
+    } catch (const IoError& error) {
+      throw IoError(fmt::format("cannot create checkpoint folder {}: {}", job_dir_.string(), error.what()));
+    }
   });
 }
 

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "backends/posix/durable_io.hpp"
 #include "lazarus/errors.hpp"
 #include "runtime/collective.hpp"
 #include "runtime/fault_injection.hpp"
@@ -22,11 +23,11 @@ namespace lazarus::detail {
 MultiLevel::MultiLevel(EngineContext& context)
     : context_(context), global_(context), local_job_dir_(context.options.local_dir / context.options.job) {
   run_collectively(context_.comm, [&] {
-    std::error_code error;
-    std::filesystem::create_directories(local_job_dir_, error);
-    if (error) {
+    try {
+      backends::create_private_directory(local_job_dir_);  // 0700, like the global level's
+    } catch (const IoError& error) {
       throw IoError(fmt::format("cannot create node-local checkpoint folder {} (LAZARUS_LOCAL_DIR): {}",
-                                local_job_dir_.string(), error.message()));
+                                local_job_dir_.string(), error.what()));
     }
   });
   nodes_ = NodeMap::gather(context_.comm);

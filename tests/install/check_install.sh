@@ -4,9 +4,10 @@
 #   1. `cmake --install` succeeds; the public headers, the library, the CMake package, lazarus.pc and
 #      the HDF5 filter plugin are there; no internal header (runtime/, backends/) or version.hpp.in is.
 #   2. Every installed header compiles on its own with only the installed include folder.
-#   3. tests/install/consumer configures with find_package(lazarus) from the prefix (and no other
+#   3. tests/install/consumer (a C++-only project) configures with find_package(lazarus) from the prefix (and no other
 #      Lazarus), builds, links the installed library and round-trips a checkpoint under mpirun.
 #   4. The same main.cpp builds with `pkg-config --cflags --libs lazarus` and round-trips too.
+#   5. The installed `lazarus` command runs without LD_LIBRARY_PATH and lists the consumer's job.
 # Each failing step says which and why, and the script exits non-zero.
 set -u -o pipefail
 
@@ -152,6 +153,12 @@ pc_exe=$work_dir/consumer-pkg-config
 step "pkg-config: running under mpirun (LD_LIBRARY_PATH=$lib, as for any library outside the system path)"
 check_loads_installed "$pc_exe" "LD_LIBRARY_PATH=$lib"
 run_round_trip pkg-config "$pc_exe" "LD_LIBRARY_PATH=$lib"
+
+# --- 5. the installed command -----------------------------------------------------------------------
+step "$prefix/bin/lazarus list, with no LD_LIBRARY_PATH (its install RPATH finds liblazarus)"
+env -u LD_LIBRARY_PATH "$prefix/bin/lazarus" list "$work_dir/ckpt-cmake" >"$work_dir/list.log" 2>&1 \
+  || { cat "$work_dir/list.log"; fail "the installed lazarus command does not run without LD_LIBRARY_PATH"; }
+grep -q consumer "$work_dir/list.log" || { cat "$work_dir/list.log"; fail "lazarus list does not show the consumer job"; }
 
 echo
 echo "PASS install.consumer: installed into $prefix; find_package and pkg-config consumers both round-trip"

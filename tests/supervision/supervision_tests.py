@@ -41,6 +41,16 @@ def rank_kill_restarts_bit_exact(setup):
     check(resumed and resumed[0]["version"] == restart["version"], f"attempt 2 did not restore version {restart['version']}")
     teardown = run.of("teardown")[0]
     check(teardown["survivors"] == 0 and teardown["seconds"] < 2.0, f"bad teardown {teardown}")
+    # Issue 13, item 8: each attempt's shared-memory folder has an unguessable name of its own
+    # (mkdtemp), not one derived from the token, which mpirun's argv and the events show.
+    folders = [launch["shm_dir"] for launch in run.of("launch")]
+    check(len(folders) == 2 and folders[0] != folders[1] and
+          all(re.fullmatch(r"/dev/shm/lazarus-[A-Za-z0-9]{6}", folder) for folder in folders),
+          f"shared-memory folders not made by mkdtemp: {folders}")
+    # Issue 13, item 5: the job folder and the events file (it names the heartbeat port) are the user's.
+    job_mode = (setup.work / "rankkill").stat().st_mode & 0o777
+    events_mode = (setup.work / "rankkill" / "events.jsonl").stat().st_mode & 0o777
+    check(job_mode == 0o700 and events_mode == 0o600, f"job folder {oct(job_mode)}, events {oct(events_mode)}")
 
 
 def node_kill_relaunches_on_spare(setup):
@@ -168,6 +178,15 @@ def usage_errors(setup):
     for escaped in ("jobs", "escaped", "absolute", "from-env"):
         check(not (setup.work / escaped).exists() and not (setup.work.parent / escaped).exists(),
               f"a refused command line created {escaped}")
+    # Issue 13, item 4: a program path that is not UTF-8 (Linux paths are bytes) ended the launcher
+    # with a JSON exception from the event log, exit 1. It is recorded with U+FFFD, and the job runs.
+    odd = bytes(setup.work) + b"/true\xff"
+    os.symlink("/bin/true", odd)
+    out = subprocess.run([os.fsencode(setup.lazarus), b"run", b"-n", b"1", b"--dir", bytes(setup.work), b"--job",
+                          b"odd", b"--", odd], capture_output=True, timeout=60, env=outside)
+    check(out.returncode == 0, f"a program path that is not UTF-8: exit {out.returncode}\n{out.stderr!r}")
+    launch = [e for e in read_events(setup.work / "odd" / "events.jsonl") if e["event"] == "launch"]
+    check(launch and any("true\ufffd" in word for word in launch[0]["command"]), f"launch event: {launch}")
     out = subprocess.run([setup.lazarus, "run", "--help"], capture_output=True, text=True, timeout=30)
     check(out.returncode == 0 and "--hang-timeout" in out.stdout and "--inject" in out.stdout, "run --help incomplete")
 
