@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -256,14 +257,12 @@ void say_bye_at_exit() {
 
 std::chrono::milliseconds heartbeat_interval(std::string_view text, std::string& warning) {
   constexpr double kMinSeconds = 0.01, kMaxSeconds = 60.0;  // the bounds of `lazarus run --heartbeat`
-  const std::string copy(text);
-  char* end = nullptr;
-  errno = 0;
-  const double seconds = copy.empty() ? 0.0 : std::strtod(copy.c_str(), &end);
+  double seconds = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), seconds);
   // !(a <= x <= b) also refuses NaN; the range keeps seconds * 1000 far from overflowing a long.
-  if (copy.empty() || errno != 0 || end != copy.c_str() + copy.size() || !(seconds >= kMinSeconds && seconds <= kMaxSeconds)) {
+  if (error != std::errc{} || end != text.data() + text.size() || !(seconds >= kMinSeconds && seconds <= kMaxSeconds)) {
     warning = fmt::format("LAZARUS_HEARTBEAT '{:.40}' is not a number of seconds from 0.01 to 60; beating every 0.5 s",
-                          copy);
+                          text);
     return std::chrono::milliseconds(500);
   }
   warning.clear();
