@@ -68,6 +68,16 @@ TEST(Manifest, WrittenAtomicallyAndReadBack) {
   EXPECT_EQ(read_manifest(scratch.path()), manifest);
 }
 
+// The CorruptCheckpoint message read_manifest throws for `version_dir`, or "" when it reads it.
+std::string read_refusal(const std::filesystem::path& version_dir) {
+  try {
+    read_manifest(version_dir);
+  } catch (const CorruptCheckpoint& error) {
+    return error.what();
+  }
+  return "";
+}
+
 // Issue 13, item 2: a FIFO in place of manifest.json made restore, verify, list and inspect block
 // forever in open(). It is refused at once as damage, like a link that could lead out of the folder.
 TEST(Manifest, AManifestThatIsNotARegularFileIsDamageNotAHang) {
@@ -75,22 +85,14 @@ TEST(Manifest, AManifestThatIsNotARegularFileIsDamageNotAHang) {
   const auto fifo_version = scratch.path() / "fifo";
   std::filesystem::create_directories(fifo_version);
   ASSERT_EQ(::mkfifo((fifo_version / "manifest.json").c_str(), 0600), 0);
-  try {
-    read_manifest(fifo_version);
-    ADD_FAILURE() << "a FIFO was read as a manifest";
-  } catch (const CorruptCheckpoint& error) {
-    EXPECT_NE(std::string(error.what()).find("is a FIFO, not a regular file"), std::string::npos) << error.what();
-  }
+  EXPECT_NE(read_refusal(fifo_version).find("is a FIFO, not a regular file"), std::string::npos)
+      << read_refusal(fifo_version);
   const auto linked_version = scratch.path() / "linked";
   std::filesystem::create_directories(linked_version);
   write_manifest(scratch.path(), sample_manifest());
   std::filesystem::create_symlink(scratch.path() / "manifest.json", linked_version / "manifest.json");
-  try {
-    read_manifest(linked_version);
-    ADD_FAILURE() << "a symbolic link was followed";
-  } catch (const CorruptCheckpoint& error) {
-    EXPECT_NE(std::string(error.what()).find("is a symbolic link"), std::string::npos) << error.what();
-  }
+  EXPECT_NE(read_refusal(linked_version).find("is a symbolic link"), std::string::npos)
+      << read_refusal(linked_version);
 }
 
 TEST(Manifest, AbsentManifestMeansNoCheckpoint) {
