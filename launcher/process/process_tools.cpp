@@ -10,12 +10,15 @@
 #include <csignal>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 #include <stdexcept>
 #include <cstdlib>
 #include <thread>
 
 #include <fmt/format.h>
+
+#include "backends/posix/durable_io.hpp"
 
 extern char** environ;
 
@@ -75,7 +78,7 @@ SessionLeader::SessionLeader(const std::vector<std::string>& argv,
   }
 }
 
-SessionLeader::~SessionLeader() { kill_all({}, std::chrono::milliseconds(2000)); }
+SessionLeader::~SessionLeader() { kill_all(std::chrono::milliseconds(2000)); }
 
 std::optional<int> SessionLeader::poll_exit() {
   if (status_ || pid_ <= 0) return status_;
@@ -84,15 +87,23 @@ std::optional<int> SessionLeader::poll_exit() {
   return status_;
 }
 
-std::vector<pid_t> SessionLeader::kill_all(const std::vector<pid_t>& also, std::chrono::milliseconds limit) {
+std::vector<pid_t> SessionLeader::job_processes() const {
+  if (pid_ <= 0) return {};
+  std::vector<pid_t> found = processes_in_session(pid_);
+  for (pid_t pid : descendants_of(::getpid())) {
+    if (std::find(found.begin(), found.end(), pid) == found.end()) found.push_back(pid);
+  }
+  std::erase(found, pid_);
+  return found;
+}
+
+std::vector<pid_t> SessionLeader::kill_all(std::chrono::milliseconds limit) {
   if (pid_ <= 0) return {};
   const auto deadline = std::chrono::steady_clock::now() + limit;
   std::vector<pid_t> alive;
   for (;;) {
-    alive = processes_in_session(pid_);
-    for (pid_t pid : also) {
-      if (process_alive(pid) && std::find(alive.begin(), alive.end(), pid) == alive.end()) alive.push_back(pid);
-    }
+    alive = job_processes();
+    if (process_alive(pid_)) alive.push_back(pid_);
     ::kill(-pid_, SIGKILL);  // the leader's process group
     for (pid_t pid : alive) ::kill(pid, SIGKILL);
     poll_exit();
@@ -130,6 +141,59 @@ std::vector<pid_t> processes_in_session(pid_t session) {
     }
   }
   return found;
+}
+
+std::vector<pid_t> descendants_of(pid_t ancestor) {
+  // One pass over /proc for every live process's parent, then the tree from `ancestor` down.
+  std::vector<std::pair<pid_t, pid_t>> parent_of;  // (pid, ppid)
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", error)) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    const pid_t pid = static_cast<pid_t>(std::strtol(name.c_str(), nullptr, 10));
+    const auto fields = stat_fields(pid);
+    if (fields.size() > 1 && fields[0] != "Z" && fields[0] != "X") {
+      parent_of.emplace_back(pid, static_cast<pid_t>(std::strtol(fields[1].c_str(), nullptr, 10)));
+    }
+  }
+  std::vector<pid_t> found;
+  std::vector<pid_t> frontier{ancestor};
+  while (!frontier.empty()) {
+    const pid_t parent = frontier.back();
+    frontier.pop_back();
+    for (const auto& [pid, ppid] : parent_of) {
+      if (ppid == parent && pid != ancestor) {
+        found.push_back(pid);
+        frontier.push_back(pid);
+      }
+    }
+  }
+  return found;
+}
+
+std::optional<std::string> environment_variable(pid_t pid, const std::string& name) {
+  const std::string path = fmt::format("/proc/{}/environ", pid);
+  backends::FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) return std::nullopt;
+  // The environment block is bounded by the kernel (ARG_MAX-like limits); read it whole, in pieces.
+  std::string block;
+  char buffer[65536];
+  for (ssize_t n; (n = ::read(fd.get(), buffer, sizeof buffer)) > 0;) block.append(buffer, static_cast<std::size_t>(n));
+  const std::string prefix = name + "=";
+  for (std::size_t start = 0; start < block.size();) {
+    const std::size_t end = std::min(block.find('\0', start), block.size());
+    const std::string_view entry(block.data() + start, end - start);
+    if (entry.starts_with(prefix)) return std::string(entry.substr(prefix.size()));
+    start = end + 1;
+  }
+  return std::nullopt;
+}
+
+std::string command_name(pid_t pid) {
+  std::ifstream in(fmt::format("/proc/{}/comm", pid));
+  std::string name;
+  if (!std::getline(in, name)) return "?";
+  return name;
 }
 
 bool process_alive(pid_t pid) {

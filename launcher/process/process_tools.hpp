@@ -23,9 +23,13 @@ class SessionLeader {
   pid_t pid() const { return pid_; }
   // The leader's wait status once it has ended (waitpid WNOHANG), nullopt while it runs.
   std::optional<int> poll_exit();
-  // SIGKILLs every process of the session (and `also`, pids known to belong to the job), reaps the
-  // leader, and waits until none of them is left or `limit` passed. Returns the pids still alive.
-  std::vector<pid_t> kill_all(const std::vector<pid_t>& also, std::chrono::milliseconds limit);
+  // SIGKILLs every process of the job (job_processes(): what a rank daemonized with setsid() too),
+  // reaps the leader, and waits until none is left or `limit` passed. Returns the pids still alive.
+  std::vector<pid_t> kill_all(std::chrono::milliseconds limit);
+  // The live processes of the job but the leader: its session, and every descendant of this process
+  // (the launcher is a subreaper, so a process that leaves the session with setsid() and loses its
+  // parent is reparented to it, and stays found).
+  std::vector<pid_t> job_processes() const;
 
  private:
   pid_t pid_ = -1;
@@ -39,6 +43,13 @@ void reap_orphans(pid_t except) noexcept;
 
 // Pids of the live processes whose session id is `session` (from /proc).
 std::vector<pid_t> processes_in_session(pid_t session);
+// Pids of the live descendants of `ancestor` (children, their children...), from /proc.
+std::vector<pid_t> descendants_of(pid_t ancestor);
+// The value of `name` in the environment `pid` was started with (/proc/PID/environ); nullopt when
+// it has none, or the process is gone or not ours to read.
+std::optional<std::string> environment_variable(pid_t pid, const std::string& name);
+// The process's command name (/proc/PID/comm), "?" when it is gone.
+std::string command_name(pid_t pid);
 // True when `pid` exists and is not a zombie.
 bool process_alive(pid_t pid);
 // A dead-but-unreaped process's wait status, read from /proc/PID/stat while it is a zombie.

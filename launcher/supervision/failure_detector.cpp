@@ -22,19 +22,31 @@ void Failure::set_wait_status(int status) {
 FailureDetector::FailureDetector(int ranks, double hang_timeout_seconds, double heartbeat_seconds)
     : ranks_(static_cast<std::size_t>(ranks)), hang_timeout_(hang_timeout_seconds), heartbeat_(heartbeat_seconds) {}
 
-bool FailureDetector::hello(int connection, const detail::Message& hello, Clock::time_point now) {
-  if (hello.rank < 0 || hello.rank >= static_cast<int>(ranks_.size())) return false;
+FailureDetector::Registration FailureDetector::hello(int connection, const detail::Message& hello, bool verified,
+                                                     Clock::time_point now) {
+  if (hello.rank < 0 || hello.rank >= static_cast<int>(ranks_.size())) return {};
   RankState& state = ranks_[static_cast<std::size_t>(hello.rank)];
-  if (state.connected) return false;
+  Registration registration{true, std::nullopt};
+  // A claim the launcher could not check gives way to one it could, while it lasts: a process of the
+  // job that was first to claim a rank over TCP cannot keep that rank out.
+  if (state.registered && verified && !state.verified && state.connected) {
+    registration.displaced = state.connection;
+    rank_of_connection_.erase(state.connection);
+  } else if (state.registered) {
+    return {};
+  }
+  if (!first_hello_) first_hello_ = now;
   state = RankState{};
   state.connection = connection;
   state.pid = static_cast<pid_t>(hello.pid);
   state.node = hello.node;
+  state.registered = true;
   state.connected = true;
+  state.verified = verified;
   state.last_beat = now;
   state.last_progress = now;
   rank_of_connection_[connection] = hello.rank;
-  return true;
+  return registration;
 }
 
 void FailureDetector::message(int connection, const detail::Message& message, Clock::time_point now) {
@@ -82,13 +94,17 @@ std::optional<Failure> FailureDetector::closed(int connection, Clock::time_point
   failure.node = state.node;
   // The socket closes while the process exits; give it a moment to become a zombie whose status can be read.
   std::optional<int> status;
-  for (int tries = 0; tries < 20 && !status && process_alive(state.pid); ++tries) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    status = zombie_wait_status(state.pid);
+  if (state.verified) {
+    for (int tries = 0; tries < 20 && !status && process_alive(state.pid); ++tries) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      status = zombie_wait_status(state.pid);
+    }
+    if (!status) status = zombie_wait_status(state.pid);
   }
-  if (!status) status = zombie_wait_status(state.pid);
   if (status) {
     failure.set_wait_status(*status);
+  } else if (!state.verified) {
+    failure.cause = "its connection closed (a process on another host)";
   } else {
     failure.cause = process_alive(state.pid) ? "alive, but its connection closed" : "exited (status already collected)";
   }
@@ -116,13 +132,32 @@ void FailureDetector::blame_the_silent_rank(Failure& failure, Clock::time_point 
   if (silent == nullptr || silence < 3 * heartbeat_) return;
   failure.rank = static_cast<int>(silent_rank);
   failure.node = silent->node;
-  failure.cause = process_alive(silent->pid) ? "process alive but silent" : "process gone";
+  failure.cause = describe_silent(*silent);
   failure.detected_by = fmt::format("no heartbeat for {:.1f} s while the other ranks made no progress", silence);
   failure.evidence_at = silent->last_beat;
 }
 
+std::string FailureDetector::describe_silent(const RankState& state) {
+  if (!state.verified) return "silent (a process on another host)";
+  return process_alive(state.pid) ? "process alive but silent" : "process gone";
+}
+
 std::optional<Failure> FailureDetector::check_hangs(Clock::time_point now) const {
   const auto limit = std::chrono::duration<double>(hang_timeout_);
+  // A rank that never connected while the others did: turned away, or stuck before its Session.
+  if (first_hello_ && now - *first_hello_ > limit) {
+    for (std::size_t rank = 0; rank < ranks_.size(); ++rank) {
+      if (ranks_[rank].registered) continue;
+      Failure failure;
+      failure.kind = "hang";
+      failure.rank = static_cast<int>(rank);
+      failure.cause = "never connected to the launcher";
+      failure.detected_by = fmt::format("no hello within {:.1f} s of the first rank's", hang_timeout_);
+      failure.detected_at = now;
+      failure.evidence_at = *first_hello_;
+      return failure;
+    }
+  }
   // A silent rank is the likelier culprit than ranks that only stopped progressing (waiting for it),
   // so heartbeats are judged first.
   for (const bool judge_beats : {true, false}) {
@@ -136,7 +171,7 @@ std::optional<Failure> FailureDetector::check_hangs(Clock::time_point now) const
     failure.kind = "hang";
     failure.rank = static_cast<int>(rank);
     failure.node = state.node;
-    failure.cause = process_alive(state.pid) ? "process alive but silent" : "process gone";
+    failure.cause = describe_silent(state);
     failure.detected_by = no_beat ? fmt::format("no heartbeat for {:.1f} s", hang_timeout_)
                                   : fmt::format("no progress for {:.1f} s", hang_timeout_);
     failure.detected_at = now;
@@ -148,33 +183,23 @@ std::optional<Failure> FailureDetector::check_hangs(Clock::time_point now) const
   return std::nullopt;
 }
 
-std::vector<pid_t> FailureDetector::pids() const {
-  std::vector<pid_t> result;
-  for (const auto& state : ranks_) {
-    if (state.pid > 0) result.push_back(state.pid);
-  }
-  return result;
-}
-
-std::vector<pid_t> FailureDetector::pids_on(const std::string& host) const {
-  std::vector<pid_t> result;
-  for (const auto& state : ranks_) {
-    if (state.pid > 0 && state.node == host) result.push_back(state.pid);
-  }
-  return result;
-}
-
 std::optional<pid_t> FailureDetector::pid_of(int rank) const {
   if (rank < 0 || rank >= static_cast<int>(ranks_.size())) return std::nullopt;
   const auto& state = ranks_[static_cast<std::size_t>(rank)];
-  if (state.pid <= 0) return std::nullopt;
+  if (!state.verified || state.pid <= 0) return std::nullopt;
   return state.pid;
+}
+
+bool FailureDetector::every_rank_ended() const {
+  return std::all_of(ranks_.begin(), ranks_.end(), [](const RankState& state) {
+    return state.registered && state.said_bye && !state.connected && state.verified && !process_alive(state.pid);
+  });
 }
 
 std::vector<int> FailureDetector::ranks_on(const std::string& node) const {
   std::vector<int> result;
   for (std::size_t rank = 0; rank < ranks_.size(); ++rank) {
-    if (ranks_[rank].pid > 0 && ranks_[rank].node == node) result.push_back(static_cast<int>(rank));
+    if (ranks_[rank].registered && ranks_[rank].node == node) result.push_back(static_cast<int>(rank));
   }
   return result;
 }

@@ -1,6 +1,8 @@
 #pragma once
 // Turns what the ranks say (or stop saying) into failures: a rank whose heartbeat connection closed
-// without a "bye" died; a rank with no heartbeat, or no progress, within the hang timeout hangs.
+// without a "bye" died; a rank with no heartbeat, or no progress, within the hang timeout hangs, as
+// does one that never connects within the hang timeout of the first rank's hello (Sessions are
+// created collectively, so the ranks connect together: one that cannot is not left unwatched).
 #include <sys/types.h>
 
 #include <chrono>
@@ -36,9 +38,14 @@ class FailureDetector {
   // `heartbeat_seconds`: how often ranks beat; a rank silent for three intervals is suspect.
   FailureDetector(int ranks, double hang_timeout_seconds, double heartbeat_seconds = 0.25);
 
-  // A rank introduced itself on `connection`. Returns false for a rank number out of range or a rank
-  // already connected (the caller rejects the connection).
-  bool hello(int connection, const detail::Message& hello, Clock::time_point now);
+  // A rank introduced itself on `connection`; `verified`: its pid is the peer's own (Unix socket), the
+  // only kind of pid the launcher will signal or look up.
+  struct Registration {
+    bool accepted = false;          // false: a rank out of range, or registered already in this attempt
+    std::optional<int> displaced;   // a connection that had claimed this rank over TCP, unverified,
+                                    // replaced by this verified one (the caller drops it)
+  };
+  Registration hello(int connection, const detail::Message& hello, bool verified, Clock::time_point now);
   // Any later message of `connection`. Checkpoints and restores count as progress, as do "progress"
   // messages; every message counts as a heartbeat.
   void message(int connection, const detail::Message& message, Clock::time_point now);
@@ -47,11 +54,12 @@ class FailureDetector {
   // A rank whose last heartbeat or progress is older than the hang timeout.
   std::optional<Failure> check_hangs(Clock::time_point now) const;
 
-  std::vector<pid_t> pids() const;
-  // The pids of ranks that run on `host` (a pid means nothing on another machine).
-  std::vector<pid_t> pids_on(const std::string& host) const;
+  // The rank's verified pid (see hello()): nullopt for a rank not connected over the Unix socket.
   std::optional<pid_t> pid_of(int rank) const;
   std::vector<int> ranks_on(const std::string& node) const;
+  // True once every rank said bye and its (verified) process is gone: what still runs then is not a
+  // rank. False while a rank's pid is not verified (its process cannot be looked at from here).
+  bool every_rank_ended() const;
   int connected_ranks() const;
   // Highest checkpoint version a rank reported, and the version the ranks restored (0: none).
   std::uint64_t newest_checkpoint() const { return newest_checkpoint_; }
@@ -69,15 +77,20 @@ class FailureDetector {
     pid_t pid = 0;
     std::string node;
     bool said_bye = false;
+    bool registered = false;  // said its hello in this attempt
     bool connected = false;
+    bool verified = false;
     bool restored = false;
     Clock::time_point last_beat;
     Clock::time_point last_progress;
   };
   void blame_the_silent_rank(Failure& failure, Clock::time_point now) const;
+  // "process alive but silent", "process gone", or, for a pid not verified, only that it is silent.
+  static std::string describe_silent(const RankState& state);
 
   std::vector<RankState> ranks_;
   std::map<int, int> rank_of_connection_;
+  std::optional<Clock::time_point> first_hello_;
   double hang_timeout_;
   double heartbeat_;
   std::uint64_t newest_checkpoint_ = 0;

@@ -5,8 +5,10 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -16,19 +18,33 @@
 namespace lazarus::launcher {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-// A peer must authenticate this soon after connecting, or it is dropped.
-constexpr auto kHelloDeadline = std::chrono::seconds(5);
+constexpr const char* kLocalSource = "local";
 
 [[noreturn]] void fail(const char* what) {
   throw std::runtime_error(fmt::format("heartbeat listener: {} failed: {}", what, std::strerror(errno)));
 }
 
+// A Unix stream socket listening at `path` (which must not exist). Throws std::runtime_error.
+backends::FileDescriptor listen_on_unix_socket(const std::filesystem::path& path) {
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  const std::string text = path.string();
+  if (text.size() >= sizeof address.sun_path) {
+    throw std::runtime_error(fmt::format("heartbeat listener: socket path {} is too long", text));
+  }
+  std::memcpy(address.sun_path, text.c_str(), text.size() + 1);
+  backends::FileDescriptor socket(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (socket.get() < 0) fail("socket");
+  if (::bind(socket.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) fail("bind (Unix socket)");
+  if (::listen(socket.get(), 256) != 0) fail("listen");
+  return socket;
+}
+
 }  // namespace
 
 HeartbeatServer::HeartbeatServer(const std::string& bind_host, std::string advertised_host, std::string token,
-                                 std::size_t max_connections)
-    : host_(std::move(advertised_host)), token_(std::move(token)), max_connections_(max_connections) {
+                                 Limits limits, const std::filesystem::path& socket_parent)
+    : host_(std::move(advertised_host)), token_(std::move(token)), limits_(limits) {
   listener_ = backends::FileDescriptor(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (listener_.get() < 0) fail("socket");
   int on = 1;
@@ -45,18 +61,31 @@ HeartbeatServer::HeartbeatServer(const std::string& bind_host, std::string adver
   socklen_t length = sizeof address;
   if (::getsockname(listener_.get(), reinterpret_cast<sockaddr*>(&address), &length) != 0) fail("getsockname");
   port_ = ntohs(address.sin_port);
+  if (!socket_parent.empty()) {
+    socket_folder_.emplace(socket_parent, "lazarus-");
+    local_listener_ = listen_on_unix_socket(socket_folder_->path() / "heartbeat.sock");
+  }
 }
 
 std::string HeartbeatServer::address() const { return fmt::format("{}:{}", host_, port_); }
 
+std::filesystem::path HeartbeatServer::local_socket() const {
+  return socket_folder_ ? socket_folder_->path() / "heartbeat.sock" : std::filesystem::path();
+}
+
 void HeartbeatServer::drop_all() { peers_.clear(); }
 
-int HeartbeatServer::adopt(backends::FileDescriptor socket) {
+int HeartbeatServer::add_peer(backends::FileDescriptor socket, std::string source,
+                              std::optional<PeerCredentials> credentials, Clock::time_point now) {
+  const int id = next_id_++;
+  peers_.emplace(id, Peer{std::move(socket), {}, false, now, std::move(source), credentials});
+  return id;
+}
+
+int HeartbeatServer::adopt(backends::FileDescriptor socket, std::optional<PeerCredentials> credentials) {
   const int flags = ::fcntl(socket.get(), F_GETFL);
   if (flags < 0 || ::fcntl(socket.get(), F_SETFL, flags | O_NONBLOCK) != 0) fail("fcntl");
-  const int id = next_id_++;
-  peers_.emplace(id, Peer{std::move(socket), {}, false, Clock::now()});
-  return id;
+  return add_peer(std::move(socket), credentials ? kLocalSource : "adopted", credentials, Clock::now());
 }
 
 std::size_t HeartbeatServer::send_to_all(const std::string& line) {
@@ -74,6 +103,7 @@ std::vector<ServerEvent> HeartbeatServer::poll(std::chrono::milliseconds timeout
   std::vector<pollfd> fds;
   std::vector<int> ids;
   fds.push_back({listener_.get(), POLLIN, 0});
+  fds.push_back({local_listener_.get(), POLLIN, 0});  // a negative fd is ignored by poll()
   for (const auto& [id, peer] : peers_) {
     fds.push_back({peer.socket.get(), POLLIN, 0});
     ids.push_back(id);
@@ -83,17 +113,20 @@ std::vector<ServerEvent> HeartbeatServer::poll(std::chrono::milliseconds timeout
   const auto now = Clock::now();
   if (ready < 0 && errno != EINTR) fail("poll");
   if (ready > 0) {
-    for (std::size_t i = 1; i < fds.size(); ++i) {
+    // Peers first: what they sent is read before newcomers can push them out.
+    for (std::size_t i = 2; i < fds.size(); ++i) {
       if (fds[i].revents == 0) continue;
-      auto found = peers_.find(ids[i - 1]);
+      auto found = peers_.find(ids[i - 2]);
       if (found != peers_.end() && !read_from(found->first, found->second, events, now)) peers_.erase(found);
     }
-    if (fds[0].revents & POLLIN) accept_new(events, now);
+    if (fds[1].revents & POLLIN) accept_new(local_listener_.get(), true, events, now);
+    if (fds[0].revents & POLLIN) accept_new(listener_.get(), false, events, now);
   }
   // Peers that never said who they are.
   for (auto it = peers_.begin(); it != peers_.end();) {
     if (!it->second.authenticated && now - it->second.accepted > kHelloDeadline) {
-      events.push_back({ServerEvent::Kind::rejected, it->first, {}, "no hello within 5 s", now});
+      events.push_back({ServerEvent::Kind::rejected, it->first, {}, false,
+                        fmt::format("no hello within {} s", kHelloDeadline.count()), now});
       it = peers_.erase(it);
     } else {
       ++it;
@@ -102,17 +135,74 @@ std::vector<ServerEvent> HeartbeatServer::poll(std::chrono::milliseconds timeout
   return events;
 }
 
-void HeartbeatServer::accept_new(std::vector<ServerEvent>& events, Clock::time_point now) {
+bool HeartbeatServer::make_room(const std::string& source, std::vector<ServerEvent>& events, Clock::time_point now) {
+  std::size_t waiting = 0, waiting_here = 0;
+  auto oldest = peers_.end(), oldest_here = peers_.end();
+  for (auto it = peers_.begin(); it != peers_.end(); ++it) {
+    const Peer& peer = it->second;
+    if (peer.authenticated) continue;
+    ++waiting;
+    const bool here = peer.source == source;
+    waiting_here += here;
+    // Only a peer that had a poll to say its hello in may be pushed out.
+    if (peer.accepted >= now) continue;
+    if (oldest == peers_.end() || peer.accepted < oldest->second.accepted) oldest = it;
+    if (here && (oldest_here == peers_.end() || peer.accepted < oldest_here->second.accepted)) oldest_here = it;
+  }
+  auto victim = peers_.end();
+  if (waiting_here >= limits_.unauthenticated_per_source) {
+    victim = oldest_here;
+  } else if (waiting >= limits_.unauthenticated) {
+    victim = oldest;
+  } else {
+    return true;
+  }
+  if (victim == peers_.end()) return false;
+  events.push_back({ServerEvent::Kind::rejected, victim->first, {}, false,
+                    fmt::format("too many connections without a hello (from {})", victim->second.source), now});
+  peers_.erase(victim);
+  return true;
+}
+
+void HeartbeatServer::accept_new(int listener, bool local, std::vector<ServerEvent>& events, Clock::time_point now) {
   for (;;) {
-    backends::FileDescriptor socket(::accept4(listener_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+    sockaddr_in address{};
+    socklen_t length = sizeof address;
+    backends::FileDescriptor socket(::accept4(listener, local ? nullptr : reinterpret_cast<sockaddr*>(&address),
+                                              local ? nullptr : &length, SOCK_NONBLOCK | SOCK_CLOEXEC));
     if (socket.get() < 0) return;  // EAGAIN: no more waiting; other errors: try again next poll
-    const int id = next_id_++;
-    if (peers_.size() >= max_connections_) {
-      events.push_back({ServerEvent::Kind::rejected, id, {}, "too many connections", now});
+    std::string source = kLocalSource;
+    std::optional<PeerCredentials> credentials;
+    if (local) {
+      ucred peer{};
+      socklen_t size = sizeof peer;
+      if (::getsockopt(socket.get(), SOL_SOCKET, SO_PEERCRED, &peer, &size) != 0) continue;
+      credentials = PeerCredentials{peer.pid, peer.uid};
+    } else {
+      char text[INET_ADDRSTRLEN] = "?";
+      ::inet_ntop(AF_INET, &address.sin_addr, text, sizeof text);
+      source = text;
+    }
+    if (!make_room(source, events, now)) {
+      events.push_back({ServerEvent::Kind::rejected, next_id_++, {}, false,
+                        fmt::format("too many connections without a hello (from {})", source), now});
       continue;  // closed as `socket` goes
     }
-    peers_.emplace(id, Peer{std::move(socket), {}, false, now});
+    add_peer(std::move(socket), std::move(source), credentials, now);
   }
+}
+
+std::optional<std::string> HeartbeatServer::refuse_hello(const Peer& peer, const detail::Message& message) const {
+  if (message.type != detail::MessageType::hello) return "first message is not a hello";
+  if (message.token != token_) return "wrong token";
+  if (peer.credentials) {
+    if (auto reason = impostor_reason(*peer.credentials, message, token_)) return reason;
+  }
+  const auto ranks = std::count_if(peers_.begin(), peers_.end(), [](const auto& entry) { return entry.second.authenticated; });
+  if (static_cast<std::size_t>(ranks) >= limits_.ranks) {
+    return fmt::format("all {} ranks are connected already", limits_.ranks);
+  }
+  return std::nullopt;
 }
 
 bool HeartbeatServer::read_from(int id, Peer& peer, std::vector<ServerEvent>& events, Clock::time_point now) {
@@ -130,41 +220,29 @@ bool HeartbeatServer::read_from(int id, Peer& peer, std::vector<ServerEvent>& ev
     closed = true;  // orderly close or error: deliver complete lines first
     break;
   }
+  const auto reject = [&](std::string reason) {
+    events.push_back({ServerEvent::Kind::rejected, id, {}, false, std::move(reason), now});
+    return false;
+  };
   std::size_t start = 0;
   for (std::size_t newline; (newline = peer.buffer.find('\n', start)) != std::string::npos; start = newline + 1) {
     const std::string_view line(peer.buffer.data() + start, newline - start);
     auto message = detail::decode(line);
-    if (!message) {
-      events.push_back({ServerEvent::Kind::rejected, id, {}, peer.authenticated ? "malformed message" : "malformed first line", now});
-      return false;
-    }
+    if (!message) return reject(peer.authenticated ? "malformed message" : "malformed first line");
     if (!peer.authenticated) {
-      if (message->type != detail::MessageType::hello) {
-        events.push_back({ServerEvent::Kind::rejected, id, {}, "first message is not a hello", now});
-        return false;
-      }
-      if (message->token != token_) {
-        events.push_back({ServerEvent::Kind::rejected, id, {}, "wrong token", now});
-        return false;
-      }
+      if (auto reason = refuse_hello(peer, *message)) return reject(std::move(*reason));
       peer.authenticated = true;
     } else if (message->type == detail::MessageType::hello) {
-      events.push_back({ServerEvent::Kind::rejected, id, {}, "second hello", now});
-      return false;
+      return reject("second hello");
     }
-    events.push_back({ServerEvent::Kind::message, id, std::move(*message), {}, now});
+    const bool verified = message->type == detail::MessageType::hello && peer.credentials.has_value();
+    events.push_back({ServerEvent::Kind::message, id, std::move(*message), verified, {}, now});
   }
   peer.buffer.erase(0, start);
-  if (peer.buffer.size() > detail::kMaxMessageBytes) {
-    events.push_back({ServerEvent::Kind::rejected, id, {}, "line longer than 1024 bytes", now});
-    return false;
-  }
+  if (peer.buffer.size() > detail::kMaxMessageBytes) return reject("line longer than 1024 bytes");
   if (closed) {
-    if (peer.authenticated) {
-      events.push_back({ServerEvent::Kind::closed, id, {}, {}, now});
-    } else {
-      events.push_back({ServerEvent::Kind::rejected, id, {}, "closed before a hello", now});
-    }
+    if (!peer.authenticated) return reject("closed before a hello");
+    events.push_back({ServerEvent::Kind::closed, id, {}, false, {}, now});
     return false;
   }
   return true;

@@ -13,6 +13,7 @@
 #include <fmt/ranges.h>
 
 #include "launcher/cli/exit_codes.hpp"
+#include "launcher/process/private_folder.hpp"
 #include "launcher/process/process_tools.hpp"
 #include "lazarus/options.hpp"
 #include "runtime/format/manifest.hpp"
@@ -39,35 +40,33 @@ double seconds_between(Clock::time_point from, Clock::time_point to) {
   return std::chrono::duration<double>(to - from).count();
 }
 
-// A folder of the attempt's own, removed with everything in it at the end of the attempt. mkdtemp
-// makes its name unguessable (nobody can create it first: it never takes a folder or file that
-// already exists) and its mode 0700.
-class PrivateFolder {
- public:
-  // <parent>/<prefix>XXXXXX; throws std::system_error when it cannot be created.
-  PrivateFolder(const std::filesystem::path& parent, const std::string& prefix) {
-    std::string name = (parent / (prefix + "XXXXXX")).string();
-    if (::mkdtemp(name.data()) == nullptr) {
-      throw std::system_error(errno, std::generic_category(), fmt::format("cannot create {}", name));
-    }
-    path_ = name;
-  }
-  ~PrivateFolder() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  PrivateFolder(const PrivateFolder&) = delete;
-  PrivateFolder& operator=(const PrivateFolder&) = delete;
-  const std::filesystem::path& path() const { return path_; }
+// Room for every rank, and for a node's ranks connecting at once over TCP from one address.
+HeartbeatServer::Limits listener_limits(const RunOptions& options) {
+  HeartbeatServer::Limits limits;
+  limits.ranks = static_cast<std::size_t>(options.ranks);
+  limits.unauthenticated_per_source = std::max<std::size_t>(limits.unauthenticated_per_source,
+                                                            2 * static_cast<std::size_t>(options.ranks_per_node));
+  limits.unauthenticated = std::max(limits.unauthenticated, limits.unauthenticated_per_source);
+  return limits;
+}
 
- private:
-  std::filesystem::path path_;
-};
+// Where the heartbeat's Unix socket folder goes: $TMPDIR, unless its path would not fit a socket address.
+std::filesystem::path unix_socket_parent() {
+  std::error_code error;
+  const auto temporary = std::filesystem::temp_directory_path(error);
+  if (!error && temporary.string().size() < 64) return temporary;
+  return "/tmp";
+}
 
-std::string this_host() {
-  char name[256] = {};
-  ::gethostname(name, sizeof name - 1);
-  return name;
+// How long the launch command may outlive the last rank before what keeps it alive is ended: mpirun
+// and srun end well within it once their ranks are gone.
+constexpr auto kLingerGrace = std::chrono::seconds(3);
+
+// "1234 (sleep)" for each pid.
+std::vector<std::string> describe_processes(const std::vector<pid_t>& pids) {
+  std::vector<std::string> described;
+  for (pid_t pid : pids) described.push_back(fmt::format("{} ({})", pid, command_name(pid)));
+  return described;
 }
 
 double unix_seconds_now() {
@@ -85,7 +84,8 @@ Supervisor::Supervisor(RunOptions options, std::vector<Fault> faults, NodePool n
       resources_(std::move(resources)),
       token_(random_token()),
       start_(Clock::now()),
-      server_(options_.listen_address, options_.advertised_address, token_),
+      server_(options_.listen_address, options_.advertised_address, token_, listener_limits(options_),
+              unix_socket_parent()),
       events_(options_.events_file, start_),
       policy_(options_.max_restarts) {}
 
@@ -135,6 +135,8 @@ LaunchPlan Supervisor::plan_for(int attempt, const std::string& shm_dir) const {
                       {"LAZARUS_JOB", options_.job},
                       {"LAZARUS_LAUNCHER", server_.address()},
                       {"LAZARUS_LAUNCHER_TOKEN", token_},
+                      {"LAZARUS_LAUNCHER_SOCKET", server_.local_socket().string()},
+                      {"LAZARUS_LAUNCHER_BOOT_ID", detail::this_machine_boot_id()},
                       {"LAZARUS_HEARTBEAT", fmt::format("{}", options_.heartbeat_seconds)},
                       {"LAZARUS_ATTEMPT", std::to_string(attempt)}};
   // Open MPI's shared-memory segments of this attempt go to a folder removed at teardown.
@@ -164,18 +166,14 @@ void Supervisor::fire_due_faults(const FailureDetector& detector, int attempt) {
   for (Fault& fault : faults_) {
     if (fault.fired || fault.action == Fault::Action::crash || elapsed < fault.after_seconds) continue;
     if (newest_reported_ < fault.after_checkpoint) continue;
-    std::vector<int> ranks;
-    if (fault.action == Fault::Action::kill_node) {
-      ranks = detector.ranks_on(fault.node);
-    } else if (detector.pid_of(fault.rank)) {
-      ranks = {fault.rank};
-    }
-    if (!nodes_.logical()) {
-      std::erase_if(ranks, [&](int rank) {
-        const auto local = detector.pids_on(this_host());
-        return std::find(local.begin(), local.end(), *detector.pid_of(rank)) == local.end();
-      });
-    }
+    // Only ranks whose pid the launcher verified (connected over its Unix socket: this machine) can be
+    // signalled, and only while that pid is still a process of the job.
+    std::vector<int> ranks = fault.action == Fault::Action::kill_node ? detector.ranks_on(fault.node)
+                                                                       : std::vector<int>{fault.rank};
+    std::erase_if(ranks, [&](int rank) {
+      const auto pid = detector.pid_of(rank);
+      return !pid || !started_by_job(*pid, token_);
+    });
     if (ranks.empty()) continue;  // not started yet (or elsewhere): fire once its ranks said hello here
     const int signal = fault.action == Fault::Action::stop ? SIGSTOP : SIGKILL;
     for (int rank : ranks) {
@@ -260,6 +258,9 @@ Supervisor::AttemptOutcome Supervisor::run_attempt(int attempt) {
   FailureDetector detector(options_.ranks, options_.hang_timeout_seconds, options_.heartbeat_seconds);
   AttemptOutcome outcome;
   bool resumed_reported = false;
+  // When every rank was first seen ended (max: not yet).
+  Clock::time_point ranks_ended_at = Clock::time_point::max();
+  bool lingering_ended = false;
   std::uint64_t checkpoint_reported = 0;
   int rejected_reported = 0;
 
@@ -282,10 +283,19 @@ Supervisor::AttemptOutcome Supervisor::run_attempt(int attempt) {
         continue;
       }
       if (event.message.type == detail::MessageType::hello) {
-        if (event.message.attempt != attempt || !detector.hello(event.connection, event.message, event.at)) {
+        const auto registration = event.message.attempt == attempt
+                                      ? detector.hello(event.connection, event.message, event.verified, event.at)
+                                      : FailureDetector::Registration{};
+        if (!registration.accepted) {
           server_.drop(event.connection);
           events_.record("connection_rejected", {{"reason", "unexpected hello"}, {"rank", event.message.rank}},
                          fmt::format("ignored a hello from rank {} of attempt {}", event.message.rank, event.message.attempt));
+        }
+        if (registration.displaced) {
+          server_.drop(*registration.displaced);
+          events_.record("connection_rejected", {{"reason", "unverified claim replaced"}, {"rank", event.message.rank}},
+                         fmt::format("dropped an unverified TCP connection that claimed rank {}: the rank itself "
+                                     "connected over the Unix socket", event.message.rank));
         }
         continue;
       }
@@ -340,6 +350,16 @@ Supervisor::AttemptOutcome Supervisor::run_attempt(int attempt) {
       break;
     }
     outcome.failure = detector.check_hangs(Clock::now());
+    // Every rank ended, yet the launch command does not: a process the job left behind (a daemon
+    // holding mpirun's output open) keeps it alive. Those processes are ended and reported.
+    if (!detector.every_rank_ended()) {
+      ranks_ended_at = Clock::time_point::max();
+    } else if (ranks_ended_at == Clock::time_point::max()) {
+      ranks_ended_at = Clock::now();
+    } else if (!lingering_ended && Clock::now() - ranks_ended_at > kLingerGrace) {
+      lingering_ended = true;
+      end_lingering_processes(job, attempt, "every rank ended, but the launch command still runs");
+    }
   }
 
   if (outcome.failure) {
@@ -359,19 +379,31 @@ Supervisor::AttemptOutcome Supervisor::run_attempt(int attempt) {
   }
   const auto teardown_start = Clock::now();
   if (!outcome.finished) backend_->end_remote_processes(plan);
-  // Logical nodes are all this host; on real hosts only this host's pids are ours to signal (mpirun
-  // takes the remote ranks down with it).
-  const auto survivors = job.kill_all(nodes_.logical() ? detector.pids() : detector.pids_on(this_host()),
-                                      std::chrono::milliseconds(2000));
+  // What a finished job left running on this machine is reported before it is ended.
+  if (outcome.finished) end_lingering_processes(job, attempt, "the job finished, but these processes still run");
+  // Only this machine's processes are signalled: the job's session and whatever descends from the
+  // launcher (mpirun takes the remote ranks down with it).
+  const auto survivors = job.kill_all(std::chrono::milliseconds(2000));
   server_.drop_all();
-  if (!outcome.finished) {
+  if (!outcome.finished || !survivors.empty()) {
     events_.record("teardown", {{"attempt", attempt}, {"seconds", seconds_between(teardown_start, Clock::now())},
-                                {"survivors", survivors.size()}},
+                                {"survivors", survivors.size()}, {"survivor_processes", describe_processes(survivors)}},
                    fmt::format("teardown: attempt {} stopped in {:.3f} s{}", attempt,
                                seconds_between(teardown_start, Clock::now()),
-                               survivors.empty() ? ", no process left" : fmt::format(", {} processes survive", survivors.size())));
+                               survivors.empty() ? ", no process left"
+                                                 : fmt::format(", {} processes survive SIGKILL: {}", survivors.size(),
+                                                               fmt::join(describe_processes(survivors), ", "))));
   }
   return outcome;
+}
+
+void Supervisor::end_lingering_processes(SessionLeader& job, int attempt, const std::string& why) {
+  const auto lingering = job.job_processes();
+  if (lingering.empty()) return;
+  const auto described = describe_processes(lingering);
+  events_.record("lingering", {{"attempt", attempt}, {"processes", described}},
+                 fmt::format("lingering: {}: {}; ending them", why, fmt::join(described, ", ")));
+  for (pid_t pid : lingering) ::kill(pid, SIGKILL);
 }
 
 void Supervisor::refresh_time_limit() {

@@ -16,6 +16,7 @@
 #include "launcher/resources/resource_manager.hpp"
 #include "launcher/supervision/node_pool.hpp"
 #include "launcher/supervision/restart_policy.hpp"
+#include "launcher/process/process_tools.hpp"
 #include "launcher/cli/run_options.hpp"
 
 namespace lazarus::launcher {
@@ -38,6 +39,9 @@ class Supervisor {
   double attempt_started_unix_ = 0;  // wall clock at the current attempt's launch
   LaunchPlan plan_for(int attempt, const std::string& shm_dir) const;
   void fire_due_faults(const FailureDetector& detector, int attempt);
+  // Reports the job's processes on this machine but the launch command itself (`why` they are
+  // lingering), and SIGKILLs them.
+  void end_lingering_processes(SessionLeader& job, int attempt, const std::string& why);
   // Whether the launcher caused `failure` of attempt `attempt`, launched at `launched_at`: a fault of
   // --inject fired in this attempt before it was detected, or the rank of a planned crash point died
   // (of SIGKILL, or of a cause not known). Names the injection in its cause.

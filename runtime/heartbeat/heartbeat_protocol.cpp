@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include <array>
+#include <fstream>
 #include <limits>
 #include <stdexcept>
 #include <utility>
@@ -55,6 +56,13 @@ std::optional<MessageType> type_named(const std::string& name) {
 }
 
 }  // namespace
+
+std::string this_machine_boot_id() {
+  std::ifstream in("/proc/sys/kernel/random/boot_id");
+  std::string id;
+  std::getline(in, id);
+  return id;
+}
 
 Message make_message(MessageType type, std::uint64_t version) {
   Message message;

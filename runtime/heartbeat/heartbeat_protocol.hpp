@@ -41,6 +41,11 @@ struct Message {
   std::string detail;
 };
 
+// This machine's boot id (/proc/sys/kernel/random/boot_id; empty where unreadable). The launcher hands
+// it to the ranks with its Unix socket's path: a rank whose machine has the same id runs where that
+// socket is (ids of two machines are equal only by accident of 122 random bits).
+std::string this_machine_boot_id();
+
 // A message with no fields but its type (and version, for checkpoint and restore).
 Message make_message(MessageType type, std::uint64_t version = 0);
 

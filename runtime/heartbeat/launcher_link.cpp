@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,6 +17,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <limits>
 #include <mutex>
@@ -62,9 +64,31 @@ backends::FileDescriptor connect_to(const std::string& address) {
   return {};
 }
 
-class TcpLauncherLink final : public LauncherLink {
+// A connected Unix stream socket to `path`, or an empty descriptor.
+backends::FileDescriptor connect_to_unix_socket(const std::string& path) {
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  if (path.empty() || path.size() >= sizeof address.sun_path) return {};
+  std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+  backends::FileDescriptor fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (fd.get() < 0 || ::connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) return {};
+  return fd;
+}
+
+// The launcher's Unix socket when this rank runs on the launcher's machine (there the launcher can
+// verify who the rank is), else its TCP address.
+backends::FileDescriptor connect_to_launcher(const std::string& address) {
+  const std::string socket_path = environment_or("LAZARUS_LAUNCHER_SOCKET", "");
+  const std::string launcher_boot = environment_or("LAZARUS_LAUNCHER_BOOT_ID", "");
+  if (!socket_path.empty() && !launcher_boot.empty() && launcher_boot == this_machine_boot_id()) {
+    if (auto fd = connect_to_unix_socket(socket_path); fd.get() >= 0) return fd;
+  }
+  return connect_to(address);
+}
+
+class LauncherConnection final : public LauncherLink {
  public:
-  TcpLauncherLink(backends::FileDescriptor socket, std::chrono::milliseconds interval)
+  LauncherConnection(backends::FileDescriptor socket, std::chrono::milliseconds interval)
       : socket_(std::move(socket)), interval_(interval), wake_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
     if (wake_.get() < 0) {
       throw std::system_error(errno, std::generic_category(), "eventfd for the launcher link's background thread");
@@ -77,7 +101,7 @@ class TcpLauncherLink final : public LauncherLink {
     heartbeat_ = std::thread([this] { beat_and_listen(); });
   }
 
-  ~TcpLauncherLink() override {
+  ~LauncherConnection() override {
     stopping_ = true;
     const std::uint64_t one = 1;
     [[maybe_unused]] const ssize_t written = ::write(wake_.get(), &one, sizeof one);  // ends the ppoll() at once
@@ -222,7 +246,7 @@ class TcpLauncherLink final : public LauncherLink {
 std::shared_ptr<LauncherLink> connect_from_environment() {
   const char* address = std::getenv("LAZARUS_LAUNCHER");
   if (address == nullptr || *address == '\0') return nullptr;
-  backends::FileDescriptor socket = connect_to(address);
+  backends::FileDescriptor socket = connect_to_launcher(address);
   if (socket.get() < 0) {
     std::fprintf(stderr, "lazarus: warning: cannot reach the launcher at %s; running unmonitored\n", address);
     return nullptr;
@@ -239,7 +263,7 @@ std::shared_ptr<LauncherLink> connect_from_environment() {
   hello.pid = static_cast<long>(::getpid());
   hello.attempt = std::atoi(environment_or("LAZARUS_ATTEMPT", "0").c_str());
 
-  auto link = std::make_shared<TcpLauncherLink>(std::move(socket), interval);
+  auto link = std::make_shared<LauncherConnection>(std::move(socket), interval);
   link->start(hello);
   return link;
 }

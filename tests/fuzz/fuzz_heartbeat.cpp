@@ -5,7 +5,8 @@
 //    it is also tried repeated past the line's length, as a long report of rebuilt ranks would be);
 //  - the whole input goes to a HeartbeatServer through a socketpair (HeartbeatServer::adopt), in
 //    pieces of sizes drawn from the input, with a poll after each and, for some inputs, a close at the
-//    end. What the server reports must be what a plain model of the protocol predicts from the lines:
+//    end; for some inputs the peer comes with credentials (this process's), as over the launcher's
+//    Unix socket, so that every hello is also checked against the peer (peer_identity.hpp). What the server reports must be what a plain model of the protocol predicts from the lines:
 //    the messages up to the first bad line, then exactly one rejection, or a close, or nothing.
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -16,6 +17,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <random>
 #include <string>
 #include <string_view>
@@ -34,6 +36,7 @@ using lazarus::fuzz::fail;
 using lazarus::detail::Message;
 using lazarus::detail::MessageType;
 using lazarus::launcher::HeartbeatServer;
+using lazarus::launcher::PeerCredentials;
 using lazarus::launcher::ServerEvent;
 using Kind = ServerEvent::Kind;
 
@@ -81,14 +84,16 @@ struct Expected {
   bool closed = false;  // a close after the hello, reported as such
 };
 
-Expected model(std::string_view bytes, bool closed) {
+Expected model(std::string_view bytes, bool closed, const std::optional<PeerCredentials>& credentials) {
   Expected expected;
   bool authenticated = false;
   std::size_t start = 0;
   for (std::size_t newline; (newline = bytes.find('\n', start)) != std::string_view::npos; start = newline + 1) {
     const auto message = lazarus::detail::decode(bytes.substr(start, newline - start));
-    const bool accepted = message && (authenticated ? message->type != MessageType::hello
-                                                    : message->type == MessageType::hello && message->token == kToken);
+    const bool accepted =
+        message && (authenticated ? message->type != MessageType::hello
+                                  : message->type == MessageType::hello && message->token == kToken &&
+                                        !(credentials && lazarus::launcher::impostor_reason(*credentials, *message, kToken)));
     if (!accepted) {
       expected.rejected = true;
       return expected;
@@ -121,10 +126,12 @@ bool ended(const std::vector<ServerEvent>& events) {
 void check_server(std::string_view bytes) {
   std::mt19937 random(XXH32(bytes.data(), bytes.size(), 0));
   const bool close_at_end = random() % 2 == 0;
+  std::optional<PeerCredentials> credentials;
+  if (random() % 4 == 0) credentials = PeerCredentials{::getpid(), ::geteuid()};
   int ends[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) != 0) fail("socketpair failed");
   lazarus::backends::FileDescriptor rank(ends[0]);
-  const int connection = server().adopt(lazarus::backends::FileDescriptor(ends[1]));
+  const int connection = server().adopt(lazarus::backends::FileDescriptor(ends[1]), credentials);
   ::fcntl(rank.get(), F_SETFL, O_NONBLOCK);
 
   std::vector<ServerEvent> events;
@@ -144,7 +151,7 @@ void check_server(std::string_view bytes) {
   }
   server().drop_all();
 
-  const Expected expected = model(bytes.substr(0, sent), closed);
+  const Expected expected = model(bytes.substr(0, sent), closed, credentials);
   std::size_t messages = 0;
   for (std::size_t i = 0; i < events.size(); ++i) {
     const ServerEvent& event = events[i];

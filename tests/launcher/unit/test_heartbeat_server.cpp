@@ -3,10 +3,16 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
 #include <functional>
 #include <stdexcept>
 #include <string>
@@ -317,8 +323,8 @@ TEST(HeartbeatServer, ClientThatClosesBeforeAHelloIsRejected) {
   EXPECT_EQ(events[0].reason, "closed before a hello");
 }
 
-TEST(HeartbeatServer, ConnectionsBeyondTheCapAreRejected) {
-  HeartbeatServer server("127.0.0.1", "127.0.0.1", kToken, 1);
+TEST(HeartbeatServer, HellosBeyondTheNumberOfRanksAreRejected) {
+  HeartbeatServer server("127.0.0.1", "127.0.0.1", kToken, HeartbeatServer::Limits{.ranks = 1});
   Client first(server.address());
   first.send(detail::encode(hello()));
   const auto accepted = poll_until(server, any_event);
@@ -326,10 +332,11 @@ TEST(HeartbeatServer, ConnectionsBeyondTheCapAreRejected) {
   ASSERT_EQ(accepted[0].kind, Kind::message);
 
   Client second(server.address());
+  second.send(detail::encode(hello(kToken, 1)));
   const auto events = poll_until(server, any_event);
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].kind, Kind::rejected);
-  EXPECT_EQ(events[0].reason, "too many connections");
+  EXPECT_EQ(events[0].reason, "all 1 ranks are connected already");
   EXPECT_NE(events[0].connection, accepted[0].connection);
   EXPECT_TRUE(second.closed_by_server(milliseconds(2000)));
 
@@ -339,6 +346,88 @@ TEST(HeartbeatServer, ConnectionsBeyondTheCapAreRejected) {
   ASSERT_EQ(later.size(), 1u);
   EXPECT_EQ(later[0].kind, Kind::message);
   EXPECT_EQ(later[0].connection, accepted[0].connection);
+}
+
+// The blinding attack: more idle connections than the old cap of 1,024, all from one address, held
+// open. A rank connecting after them still gets in: silent connections are bounded per source, and
+// the oldest make room.
+TEST(HeartbeatServer, AFloodOfSilentConnectionsDoesNotKeepARankOut) {
+  rlimit files{};  // 1,100 client ends and what the server holds: more than a default soft limit
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &files), 0);
+  files.rlim_cur = std::max<rlim_t>(files.rlim_cur, std::min<rlim_t>(files.rlim_max, 4096));
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &files), 0);
+  ASSERT_GE(files.rlim_cur, 2400u) << "the file descriptor limit is too low for this test";
+  HeartbeatServer server("127.0.0.1", "127.0.0.1", kToken);
+  std::vector<std::unique_ptr<Client>> flood;
+  for (int i = 0; i < 1100; ++i) {
+    flood.push_back(std::make_unique<Client>(server.address()));
+    if (i % 50 == 0) server.poll(milliseconds(0));  // the launcher keeps accepting meanwhile
+  }
+  server.poll(milliseconds(0));
+  Client rank(server.address());
+  rank.send(detail::encode(hello(kToken, 3)));
+  const auto events = poll_until(server, [](const ServerEvent& e) { return e.kind == Kind::message; });
+  const ServerEvent* registered = first_of(events, Kind::message);
+  ASSERT_NE(registered, nullptr);
+  EXPECT_EQ(registered->message.rank, 3);
+  EXPECT_FALSE(registered->verified);  // TCP: the pid is the hello's word only
+  const auto pushed_out = std::count_if(events.begin(), events.end(), [](const ServerEvent& e) {
+    return e.kind == Kind::rejected && e.reason == "too many connections without a hello (from 127.0.0.1)";
+  });
+  EXPECT_GT(pushed_out, 0);
+}
+
+TEST(HeartbeatServer, WithoutASocketParentThereIsNoUnixSocket) {
+  HeartbeatServer server("127.0.0.1", "127.0.0.1", kToken);
+  EXPECT_TRUE(server.local_socket().empty());
+}
+
+// A rank's end over the Unix socket.
+backends::FileDescriptor connect_locally(const std::filesystem::path& path) {
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::snprintf(address.sun_path, sizeof address.sun_path, "%s", path.c_str());
+  backends::FileDescriptor fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (fd.get() < 0 || ::connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+    throw std::runtime_error("cannot connect to " + path.string());
+  }
+  return fd;
+}
+
+TEST(HeartbeatServer, TheUnixSocketIsInAFolderOnlyTheOwnerMayEnterAndGoesWithTheServer) {
+  std::filesystem::path folder;
+  {
+    HeartbeatServer server("127.0.0.1", "127.0.0.1", kToken, {}, std::filesystem::temp_directory_path());
+    ASSERT_FALSE(server.local_socket().empty());
+    folder = server.local_socket().parent_path();
+    EXPECT_EQ(std::filesystem::status(folder).permissions(), std::filesystem::perms::owner_all);
+    EXPECT_EQ(std::filesystem::status(server.local_socket()).type(), std::filesystem::file_type::socket);
+  }
+  EXPECT_FALSE(std::filesystem::exists(folder));
+}
+
+// Over the Unix socket the kernel names the peer: a hello that names another pid (to have the
+// launcher signal it) is refused, and so is a process the job did not start.
+TEST(HeartbeatServer, AHelloOverTheUnixSocketMustComeFromTheProcessItNames) {
+  HeartbeatServer server("127.0.0.1", "127.0.0.1", kToken, {}, std::filesystem::temp_directory_path());
+  auto forged = connect_locally(server.local_socket());
+  const std::string forged_hello = detail::encode(hello());  // pid 1234, not this process
+  ASSERT_EQ(::send(forged.get(), forged_hello.data(), forged_hello.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(forged_hello.size()));
+  auto events = poll_until(server, any_event);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].kind, Kind::rejected);
+  EXPECT_EQ(events[0].reason, "the hello names pid 1234, but the peer is pid " + std::to_string(::getpid()));
+
+  auto own_pid = connect_locally(server.local_socket());
+  Message honest = hello();
+  honest.pid = ::getpid();
+  const std::string line = detail::encode(honest);
+  ASSERT_EQ(::send(own_pid.get(), line.data(), line.size(), MSG_NOSIGNAL), static_cast<ssize_t>(line.size()));
+  events = poll_until(server, any_event);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].kind, Kind::rejected);
+  EXPECT_EQ(events[0].reason, "the peer process was not started by this job");  // no token in this test's environment
 }
 
 TEST(HeartbeatServer, DropAllClosesEveryPeer) {
@@ -357,7 +446,7 @@ TEST(HeartbeatServer, PeerThatSaysNothingIsDroppedAfterTheHelloDeadline) {
   const auto events = poll_until(server, any_event, milliseconds(8000));
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].kind, Kind::rejected);
-  EXPECT_EQ(events[0].reason, "no hello within 5 s");
+  EXPECT_EQ(events[0].reason, "no hello within 2 s");
   EXPECT_TRUE(client.closed_by_server(milliseconds(2000)));
 }
 
