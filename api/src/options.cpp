@@ -20,21 +20,46 @@ std::optional<std::string> environment(const char* name) {
   return std::string(value);
 }
 
-[[noreturn]] void bad_value(const char* variable, const std::string& value, std::string_view why) {
-  throw ConfigError(fmt::format("{}='{}': {}", variable, value, why));
+// What each field allows, in words: in validate()'s messages, and in from_env()'s for a value too
+// large for the field's type.
+constexpr std::string_view kKeepAllowed = "at least 1";
+constexpr std::string_view kCompressAllowed = "0 (none) to 22 (zstd's maximum)";
+constexpr std::string_view kSecondsAllowed = "a finite number, at least 0";
+constexpr std::string_view kChunkAllowed = "4 KiB to 1 GiB";
+constexpr std::string_view kStagingAllowed = "less than 16 EiB (2^64 bytes)";
+constexpr std::string_view kThreadsAllowed = "0 (automatic) to 256";
+constexpr std::string_view kXorGroupAllowed = "at least 2";
+constexpr std::string_view kFlushEveryAllowed = "at least 0 (0: only at the end of the job)";
+
+// The value as the user gave it, quoted; cut when very long (a 300-digit number, say), so that the
+// message stays readable and still shows what was given.
+std::string shown(std::string_view value) {
+  constexpr std::size_t kShown = 40;
+  if (value.size() <= kShown) return fmt::format("'{}'", value);
+  return fmt::format("'{}...' ({} characters)", value.substr(0, kShown), value.size());
 }
 
-long long parse_integer(const char* variable, const std::string& text) {
-  long long value = 0;
+[[noreturn]] void bad_value(const char* variable, const std::string& value, std::string_view why) {
+  throw ConfigError(fmt::format("{}={}: {}", variable, shown(value), why));
+}
+
+[[noreturn]] void out_of_range(const char* variable, const std::string& value, std::string_view allowed) {
+  bad_value(variable, value, fmt::format("out of range: it must be {}", allowed));
+}
+
+// An int; validate() checks the field's own range, `allowed` (in words) is for a value beyond int's.
+int parse_int(const char* variable, const std::string& text, std::string_view allowed) {
+  int value = 0;
   auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (error != std::errc{} || end != text.data() + text.size() || text.empty()) {
+  if (text.empty() || end != text.data() + text.size() || (error != std::errc{} && error != std::errc::result_out_of_range)) {
     bad_value(variable, text, "not an integer");
   }
+  if (error == std::errc::result_out_of_range) out_of_range(variable, text, allowed);
   return value;
 }
 
 // Bytes with an optional binary suffix: 4194304, 4096K, 4M, 1G (also KiB/MiB/GiB).
-std::size_t parse_bytes(const char* variable, const std::string& text) {
+std::size_t parse_bytes(const char* variable, const std::string& text, std::string_view allowed) {
   std::size_t digits = 0;
   while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
   const std::string suffix = text.substr(digits);
@@ -44,28 +69,26 @@ std::size_t parse_bytes(const char* variable, const std::string& text) {
   else if (suffix == "M" || suffix == "MiB") shift = 20;
   else if (suffix == "G" || suffix == "GiB") shift = 30;
   else bad_value(variable, text, "not a byte count (examples: 4194304, 4M, 512K)");
-  const long long number = parse_integer(variable, text.substr(0, digits));
-  if (number < 0 || static_cast<unsigned long long>(number) > (std::numeric_limits<std::size_t>::max() >> shift)) {
-    bad_value(variable, text, "out of range");
+  std::uint64_t number = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + digits, number);
+  if (digits == 0 || end != text.data() + digits) bad_value(variable, text, "not a byte count (examples: 4194304, 4M, 512K)");
+  if (error == std::errc::result_out_of_range || number > (std::numeric_limits<std::size_t>::max() >> shift)) {
+    out_of_range(variable, text, allowed);
   }
   return static_cast<std::size_t>(number) << shift;
 }
 
+// A finite number of seconds, at least 0.
 double parse_seconds(const char* variable, const std::string& text) {
   double value = 0;
   auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (error != std::errc{} || end != text.data() + text.size() || text.empty()) {
+  if (text.empty() || end != text.data() + text.size() || (error != std::errc{} && error != std::errc::result_out_of_range)) {
     bad_value(variable, text, "not a number of seconds");
   }
-  return value;
-}
-
-int parse_int_in_int_range(const char* variable, const std::string& text) {
-  const long long value = parse_integer(variable, text);
-  if (value < std::numeric_limits<int>::min() || value > std::numeric_limits<int>::max()) {
-    bad_value(variable, text, "out of range");
+  if (error == std::errc::result_out_of_range || !std::isfinite(value) || value < 0) {
+    out_of_range(variable, text, kSecondsAllowed);
   }
-  return static_cast<int>(value);
+  return value;
 }
 
 bool parse_flag(const char* variable, const std::string& text) {
@@ -83,14 +106,14 @@ Options Options::from_env() {
     options.dir = *value;
   }
   if (auto value = environment("LAZARUS_JOB")) options.job = *value;
-  if (auto value = environment("LAZARUS_KEEP")) options.keep = parse_int_in_int_range("LAZARUS_KEEP", *value);
+  if (auto value = environment("LAZARUS_KEEP")) options.keep = parse_int("LAZARUS_KEEP", *value, kKeepAllowed);
   if (auto value = environment("LAZARUS_COMPRESS")) {
-    options.compression_level = parse_int_in_int_range("LAZARUS_COMPRESS", *value);
+    options.compression_level = parse_int("LAZARUS_COMPRESS", *value, kCompressAllowed);
   }
   if (auto value = environment("LAZARUS_INTERVAL")) {
     options.interval_seconds = parse_seconds("LAZARUS_INTERVAL", *value);
   }
-  if (auto value = environment("LAZARUS_CHUNK_BYTES")) options.chunk_bytes = parse_bytes("LAZARUS_CHUNK_BYTES", *value);
+  if (auto value = environment("LAZARUS_CHUNK_BYTES")) options.chunk_bytes = parse_bytes("LAZARUS_CHUNK_BYTES", *value, kChunkAllowed);
   if (auto value = environment("LAZARUS_VERBOSE")) options.verbose = parse_flag("LAZARUS_VERBOSE", *value);
   if (auto value = environment("LAZARUS_MTBF")) options.mtbf_seconds = parse_seconds("LAZARUS_MTBF", *value);
   if (auto value = environment("LAZARUS_MODE")) {
@@ -99,9 +122,9 @@ Options Options::from_env() {
     else bad_value("LAZARUS_MODE", *value, "not one of sync, async");
   }
   if (auto value = environment("LAZARUS_STAGING_BYTES")) {
-    options.staging_bytes = parse_bytes("LAZARUS_STAGING_BYTES", *value);
+    options.staging_bytes = parse_bytes("LAZARUS_STAGING_BYTES", *value, kStagingAllowed);
   }
-  if (auto value = environment("LAZARUS_THREADS")) options.threads = parse_int_in_int_range("LAZARUS_THREADS", *value);
+  if (auto value = environment("LAZARUS_THREADS")) options.threads = parse_int("LAZARUS_THREADS", *value, kThreadsAllowed);
   if (auto value = environment("LAZARUS_LOCAL_DIR")) options.local_dir = *value;
   if (auto value = environment("LAZARUS_REDUNDANCY")) {
     if (*value == "partner") options.redundancy = Redundancy::partner;
@@ -109,9 +132,9 @@ Options Options::from_env() {
     else if (*value == "none") options.redundancy = Redundancy::none;
     else bad_value("LAZARUS_REDUNDANCY", *value, "not one of partner, xor, none");
   }
-  if (auto value = environment("LAZARUS_XOR_GROUP")) options.xor_group = parse_int_in_int_range("LAZARUS_XOR_GROUP", *value);
+  if (auto value = environment("LAZARUS_XOR_GROUP")) options.xor_group = parse_int("LAZARUS_XOR_GROUP", *value, kXorGroupAllowed);
   if (auto value = environment("LAZARUS_FLUSH_EVERY")) {
-    options.flush_every = parse_int_in_int_range("LAZARUS_FLUSH_EVERY", *value);
+    options.flush_every = parse_int("LAZARUS_FLUSH_EVERY", *value, kFlushEveryAllowed);
   }
   try {
     options.validate();
@@ -126,24 +149,24 @@ void Options::validate() const {
   if (auto problem = detail::name_problem(job)) {
     throw ConfigError(fmt::format("Options::job (LAZARUS_JOB) '{}' is not a valid job name: {}", job, *problem));
   }
-  if (keep < 1) throw ConfigError(fmt::format("Options::keep (LAZARUS_KEEP) is {}; it must be at least 1", keep));
+  if (keep < 1) throw ConfigError(fmt::format("Options::keep (LAZARUS_KEEP) is {}; it must be {}", keep, kKeepAllowed));
   if (compression_level < 0 || compression_level > 22) {
     throw ConfigError(fmt::format(
-        "Options::compression_level (LAZARUS_COMPRESS) is {}; it must be 0 (none) to 22 (zstd's maximum)",
-        compression_level));
+        "Options::compression_level (LAZARUS_COMPRESS) is {}; it must be {}", compression_level, kCompressAllowed));
   }
   if (!std::isfinite(interval_seconds) || interval_seconds < 0) {
-    throw ConfigError(fmt::format("Options::interval_seconds (LAZARUS_INTERVAL) is {}; it must be >= 0",
-                                  interval_seconds));
+    throw ConfigError(fmt::format("Options::interval_seconds (LAZARUS_INTERVAL) is {}; it must be {}",
+                                  interval_seconds, kSecondsAllowed));
   }
   constexpr std::size_t kMinChunk = std::size_t{4} << 10;
   constexpr std::size_t kMaxChunk = std::size_t{1} << 30;
   if (chunk_bytes < kMinChunk || chunk_bytes > kMaxChunk) {
-    throw ConfigError(fmt::format("Options::chunk_bytes (LAZARUS_CHUNK_BYTES) is {}; it must be 4 KiB to 1 GiB",
-                                  chunk_bytes));
+    throw ConfigError(fmt::format("Options::chunk_bytes (LAZARUS_CHUNK_BYTES) is {}; it must be {}", chunk_bytes,
+                                  kChunkAllowed));
   }
   if (!std::isfinite(mtbf_seconds) || mtbf_seconds < 0) {
-    throw ConfigError(fmt::format("Options::mtbf_seconds (LAZARUS_MTBF) is {}; it must be >= 0", mtbf_seconds));
+    throw ConfigError(fmt::format("Options::mtbf_seconds (LAZARUS_MTBF) is {}; it must be {}", mtbf_seconds,
+                                  kSecondsAllowed));
   }
   if (mtbf_seconds > 0 && interval_seconds > 0) {
     throw ConfigError(fmt::format("Options::interval_seconds (LAZARUS_INTERVAL, {}) and Options::mtbf_seconds "
@@ -152,15 +175,14 @@ void Options::validate() const {
                                   interval_seconds, mtbf_seconds));
   }
   if (threads < 0 || threads > 256) {
-    throw ConfigError(fmt::format("Options::threads (LAZARUS_THREADS) is {}; it must be 0 (automatic) to 256", threads));
+    throw ConfigError(fmt::format("Options::threads (LAZARUS_THREADS) is {}; it must be {}", threads, kThreadsAllowed));
   }
   if (xor_group < 2) {
-    throw ConfigError(fmt::format("Options::xor_group (LAZARUS_XOR_GROUP) is {}; it must be at least 2", xor_group));
+    throw ConfigError(fmt::format("Options::xor_group (LAZARUS_XOR_GROUP) is {}; it must be {}", xor_group, kXorGroupAllowed));
   }
   if (flush_every < 0) {
-    throw ConfigError(fmt::format("Options::flush_every (LAZARUS_FLUSH_EVERY) is {}; it must be >= 0 (0: only at "
-                                  "the end of the job)",
-                                  flush_every));
+    throw ConfigError(fmt::format("Options::flush_every (LAZARUS_FLUSH_EVERY) is {}; it must be {}", flush_every,
+                                  kFlushEveryAllowed));
   }
   if (!local_dir.empty() && (local_dir / "").lexically_normal() == (dir / "").lexically_normal()) {
     throw ConfigError(fmt::format("Options::local_dir (LAZARUS_LOCAL_DIR) is the same folder as Options::dir "

@@ -3,9 +3,12 @@
 
 #include <cstdio>
 #include <exception>
+#include <string>
+#include <vector>
 
 #include "backends/cuda/device_memory.hpp"
 #include "runtime/engine/engine.hpp"
+#include "runtime/exit_status.hpp"
 
 namespace lazarus {
 
@@ -19,11 +22,20 @@ Session::~Session() {
   // Collective: a multi-level session copies its newest version to the global level. Skipped while an
   // exception unwinds this rank, which the other ranks may not be doing.
   if (std::uncaught_exceptions() > 0) return;
+  std::vector<std::string> lost;
   try {
-    engine_->finish();
-  } catch (const std::exception& error) {
-    std::fprintf(stderr, "lazarus: error while closing the session: %s\n", error.what());
+    lost = engine_->finish();
+  } catch (const std::exception& error) {  // unexpected: what was in flight may be lost
+    lost.emplace_back(error.what());
   }
+  if (lost.empty()) return;
+  // A destructor cannot throw, and a message alone would let the job end with status 0, as if its
+  // last checkpoint were safe: the exit status says it (docs/configuration.md, "The end of the job").
+  for (const std::string& problem : lost) {
+    std::fprintf(stderr, "lazarus: error: the Session's end lost a checkpoint: %s; the process will exit with status "
+                 "%d (call Session::wait() before the end to handle this)\n", problem.c_str(), kExitCheckpointLost);
+  }
+  detail::fail_at_exit(kExitCheckpointLost);
 }
 
 Session::Session(Session&&) noexcept = default;

@@ -17,6 +17,7 @@
 #include "backends/hdf5/rank_file_reader.hpp"
 #include "backends/posix/durable_io.hpp"
 #include "launcher/cli/exit_codes.hpp"
+#include "launcher/cli/number_checks.hpp"
 #include "lazarus/errors.hpp"
 #include "runtime/format/manifest.hpp"
 #include "runtime/format/verification.hpp"
@@ -362,12 +363,8 @@ CheckpointCommands::CheckpointCommands(CLI::App& app) {
                                          "the way a restore would. Exit status 1 when any is damaged.");
   verify_->add_option("DIR", dir_, "the checkpoint root (LAZARUS_DIR), or a job folder")->required();
   verify_->add_option("--job", job_, "the job (LAZARUS_JOB)")->capture_default_str();
-  verify_->add_option("--version", version_, "only this version")->check(CLI::Validator(
-      [](std::string& text) {
-        return text.find_first_not_of('0') == std::string::npos ? std::string("version numbers start at 1")
-                                                                : std::string();
-      },
-      "V>=1"));
+  verify_->add_option("--version", version_, "only this version")
+      ->check(integer_in(1, static_cast<std::int64_t>(detail::kLastVersion)));
 
   inspect_ = app.add_subcommand("inspect", "Show how a rank file (.h5) or a version folder stores its regions: "
                                            "types, shapes, sizes, compression, filters.");

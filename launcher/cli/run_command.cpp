@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <limits>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -11,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "launcher/cli/exit_codes.hpp"
+#include "launcher/cli/number_checks.hpp"
 #include "launcher/supervision/fault_plan.hpp"
 #include "launcher/supervision/heartbeat_server.hpp"
 #include "launcher/resources/slurm_allocation.hpp"
@@ -19,6 +21,8 @@
 
 namespace lazarus::launcher {
 namespace {
+
+constexpr std::int64_t kMostInt = std::numeric_limits<int>::max();  // the options' type
 
 std::string environment_or(const char* name, std::string fallback) {
   const char* value = std::getenv(name);
@@ -84,14 +88,14 @@ RunCommand::RunCommand(CLI::App& app) {
   auto& o = options_;
   command_->add_option("-n,--np", o.ranks, "Number of MPI ranks (required outside Slurm; inside an allocation: its tasks "
                                             "per node times the nodes not held back as spares)")
-      ->check(CLI::PositiveNumber);
+      ->check(integer_in(1, kMostInt));
   command_->add_option("--ranks-per-node", o.ranks_per_node, "Ranks placed on each node, in blocks (default: 1 with "
                                                              "--local-nodes/--nodes, else all on this host)")
-      ->check(CLI::PositiveNumber);
+      ->check(integer_in(1, kMostInt));
   auto* local = command_->add_option("--local-nodes", o.local_nodes,
                                      "Run on M logical nodes n1..nM on this host, each with its own LAZARUS_NODE and "
                                      "node-local folder, to exercise node loss and spares on one machine")
-                    ->check(CLI::PositiveNumber);
+                    ->check(integer_in(1, kMostInt));
   auto* nodes = command_->add_option("--nodes", o.hosts, "Real hosts to run on, comma separated")
                     ->delimiter(',')
                     ->expected(1)
@@ -101,10 +105,10 @@ RunCommand::RunCommand(CLI::App& app) {
   local->excludes(nodes)->excludes(hostfile);
   nodes->excludes(hostfile);
   command_->add_option("--spares", o.spares, "Nodes held back to replace failed ones (the last S nodes)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(integer_in(0, kMostInt));
   command_->add_option("--max-restarts", o.max_restarts, "Give up after this many failures (exit status 3)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(integer_in(0, kMostInt));
   command_->add_option("--dir", o.dir, "Checkpoint root, passed to the ranks as LAZARUS_DIR (default: $LAZARUS_DIR or "
                                        "./lazarus-ckpt)");
   command_->add_option("--job", o.job, "Job name, passed as LAZARUS_JOB (default: $LAZARUS_JOB or default)");
@@ -112,12 +116,12 @@ RunCommand::RunCommand(CLI::App& app) {
                                                     "<dir>/<job>/nodes)");
   command_->add_option("--heartbeat", o.heartbeat_seconds, "Seconds between a rank's heartbeats")
       ->capture_default_str()
-      ->check(CLI::Range(0.01, 60.0));
+      ->check(number_in(0.01, 60.0));
   command_->add_option("--hang-timeout", o.hang_timeout_seconds,
                        "A rank without heartbeat or progress (a checkpoint, restore or need_checkpoint call) for this "
                        "many seconds hangs")
       ->capture_default_str()
-      ->check(CLI::Range(0.1, 86400.0));
+      ->check(number_in(0.1, 86400.0));
   command_->add_option("--mpirun", o.mpirun, "The mpirun to launch with")->capture_default_str();
   command_->add_option("--mpirun-args", o.mpirun_args, "Extra mpirun arguments, split at spaces");
   command_->add_option("--launcher", o.launcher, "How attempts start: srun (a job step; the default inside a Slurm "
@@ -129,12 +133,12 @@ RunCommand::RunCommand(CLI::App& app) {
                        "Inside Slurm: ask the job to take a final checkpoint and stop this many seconds before the "
                        "allocation's time limit (Session::should_stop())")
       ->capture_default_str()
-      ->check(CLI::Range(0.0, 86400.0));
+      ->check(number_in(0.0, 86400.0));
   command_->add_option("--probe-timeout", o.probe_timeout_seconds,
                        "With srun: after a failure, a node where a one-task probe step does not run within this many "
                        "seconds is lost and replaced by a spare")
       ->capture_default_str()
-      ->check(CLI::Range(0.1, 3600.0));
+      ->check(number_in(0.1, 3600.0));
   command_->add_option("--events", o.events_file, "JSON-lines events file (default: <dir>/<job>/events.jsonl)");
   command_->add_option("--listen", o.listen_address,
                        "IPv4 address for the ranks' heartbeat connections (default: 127.0.0.1 on this host only; "

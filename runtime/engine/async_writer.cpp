@@ -108,6 +108,7 @@ void AsyncWriter::settle(Settle how) {
       throw_if_failed(written);
     }
     commit_or_abandon(level_, oldest->version, oldest->record, Clock::now());
+    last_committed_ = oldest->version;
     if (how == Settle::oldest) break;
   }
 }

@@ -22,6 +22,7 @@ class AsyncWriter final : public CheckpointWriter {
   bool idle() const override { return pending_.empty(); }
   std::size_t in_flight() const override { return pending_.size(); }
   std::uint64_t last_submitted() const override { return last_submitted_; }
+  std::uint64_t last_committed() const override { return last_committed_; }
 
  private:
   EngineContext& context_;
@@ -32,6 +33,7 @@ class AsyncWriter final : public CheckpointWriter {
   std::vector<backends::StagingBuffer> spare_buffers_;    // staging memory kept for reuse
   std::vector<backends::PinnedBuffer> spare_pinned_;      // the same for device regions
   std::uint64_t last_submitted_ = 0;
+  std::uint64_t last_committed_ = 0;
   std::unique_ptr<BackgroundWriter> writer_;
 };
 

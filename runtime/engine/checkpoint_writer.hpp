@@ -32,6 +32,8 @@ class CheckpointWriter {
   virtual std::size_t in_flight() const = 0;
   // The highest version handed to the writer (0: none): the next one must be higher.
   virtual std::uint64_t last_submitted() const = 0;
+  // The highest version the writer committed (0: none): a level must still hold it, or a newer one.
+  virtual std::uint64_t last_committed() const = 0;
 };
 
 std::unique_ptr<CheckpointWriter> make_checkpoint_writer(EngineContext& context, StorageLevel& level);

@@ -56,8 +56,18 @@ std::uint64_t Engine::checkpoint() {
   const auto start = Clock::now();
   settle(Settle::finished);
   // Past every version folder at every level, complete or not, so that leftovers of a crash are never
-  // reused, and past what is still being written in the background.
-  const std::uint64_t highest = std::max(level_->highest_version(), writer_->last_submitted());
+  // reused; past what is still being written in the background; and past every number this Session
+  // found, committed or restored, should the job's folder have been emptied since.
+  const std::uint64_t found = level_->highest_version();
+  const std::uint64_t held = std::max(writer_->last_committed(), restored_);
+  numbered_ = std::max({numbered_, found, held});
+  const std::uint64_t highest = std::max(numbered_, writer_->last_submitted());
+  if (found < held && highest < kLastVersion) {  // retention keeps the newest version: somebody removed it
+    context_.warn(fmt::format("checkpoint version {} of job '{}', which this Session {}, is gone from {} (was the "
+                              "job's folder removed while it ran?); the next version is {}: numbers are never reused",
+                              held, context_.options.job, held == restored_ ? "restored" : "committed",
+                              level_->location(), highest + 1));
+  }
   if (highest >= kLastVersion) {  // every rank sees the same number, so every rank throws
     throw Error(fmt::format("rank {}: cannot number a new checkpoint: version {} (the last number) exists "
                             "for job '{}'; remove its folder or use another job name",
@@ -78,7 +88,10 @@ std::vector<std::uint64_t> Engine::complete_versions() {
 std::optional<std::uint64_t> Engine::restore_newest() {
   settle(Settle::all);
   const auto restored = level_->restore_newest();
-  if (restored) last_checkpoint_ = Clock::now();
+  if (restored) {
+    last_checkpoint_ = Clock::now();
+    restored_ = *restored;
+  }
   return restored;
 }
 
@@ -86,6 +99,7 @@ std::uint64_t Engine::restore_exactly(std::uint64_t version) {
   settle(Settle::all);
   level_->restore_exactly(version);
   last_checkpoint_ = Clock::now();
+  restored_ = version;
   return version;
 }
 
@@ -119,19 +133,37 @@ bool Engine::should_stop() {
 
 void Engine::wait() { settle(Settle::all); }
 
-void Engine::finish() {
+std::vector<std::string> Engine::finish() {
   int finalized = 0;
   MPI_Finalized(&finalized);
   if (finalized) {
-    if (!writer_->idle() || level_->unflushed()) {
-      std::fprintf(stderr, "lazarus: warning: the Session ended after MPI_Finalize: %zu checkpoint(s) in flight were "
-                   "not committed%s\n", writer_->in_flight(),
-                   level_->unflushed() ? ", and the newest version was not copied to the global level" : "");
+    if (level_->unflushed()) {
+      std::fprintf(stderr, "lazarus: warning: the Session ended after MPI_Finalize: the newest version was not "
+                   "copied to the global level\n");
     }
-    return;
+    if (writer_->idle()) return {};
+    return {fmt::format("the Session ended after MPI_Finalize: {} checkpoint(s) in flight were not committed",
+                        writer_->in_flight())};
   }
-  writer_->settle(Settle::all);
-  level_->finish();
+  // A failed version stops neither the newer ones in flight nor the copy of the newest committed one to
+  // the global level. Each failure is agreed, so every rank goes the same way.
+  std::vector<std::string> lost;
+  for (std::size_t left = writer_->in_flight(); left > 0;) {
+    try {
+      writer_->settle(Settle::all);
+    } catch (const Error& error) {
+      lost.emplace_back(error.what());
+    }
+    const std::size_t now = writer_->in_flight();
+    if (now >= left) break;  // no progress: do not loop forever
+    left = now;
+  }
+  try {
+    level_->finish();
+  } catch (const Error& error) {  // the newest version stays at the node-local level: nothing is lost
+    std::fprintf(stderr, "lazarus: error while closing the session: %s\n", error.what());
+  }
+  return lost;
 }
 
 }  // namespace lazarus::detail

@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "runtime/engine/checkpoint_writer.hpp"
@@ -36,8 +37,10 @@ class Engine {
   // Collective. Returns once every started checkpoint is committed at every level it goes to.
   void wait();
   // Collective; the Session's end: waits for what is in flight and, with node-local levels, copies the
-  // newest local version to the global level if it is not there yet.
-  void finish();
+  // newest local version to the global level if it is not there yet (a copy that fails is printed on
+  // stderr). Returns why checkpoints were lost, the same on every rank: a checkpoint in flight that
+  // could not be committed (one message each). Throws nothing else than what goes wrong unexpectedly.
+  std::vector<std::string> finish();
 
  private:
   // Collective. Commits what the writer and the level finished in the background (`how`).
@@ -49,6 +52,8 @@ class Engine {
   std::unique_ptr<StorageLevel> level_;
   std::unique_ptr<CheckpointWriter> writer_;  // after level_: destroyed first
   Clock::time_point last_checkpoint_;
+  std::uint64_t restored_ = 0;  // the version the last restore took (0: none)
+  std::uint64_t numbered_ = 0;  // the highest version number this Session found, committed or restored
   double checkpoint_cost_ = 0;  // rank 0: seconds the last checkpoint() took (the Young/Daly cost)
   bool any_launcher_ = false;   // some rank has a launcher link: should_stop() must agree
   bool stop_agreed_ = false;    // should_stop() returned true

@@ -19,19 +19,25 @@ namespace lazarus::detail {
 GlobalLevel::GlobalLevel(EngineContext& context)
     : context_(context), job_dir_(context.options.dir / context.options.job) {
   run_collectively(context_.comm, [&] {
-    if (context_.comm.rank() != 0) return;
-    try {
-      backends::create_private_directory(job_dir_);  // 0700: docs/operations.md, "Permissions"
-    } catch (const IoError& error) {
-      throw IoError(fmt::format("cannot create checkpoint folder {}: {}", job_dir_.string(), error.what()));
-    }
+    if (context_.comm.rank() == 0) make_job_dir();
   });
+}
+
+void GlobalLevel::make_job_dir() const {
+  try {
+    backends::create_private_directory(job_dir_);  // 0700: docs/operations.md, "Permissions"
+  } catch (const IoError& error) {
+    throw IoError(fmt::format("cannot create checkpoint folder {}: {}", job_dir_.string(), error.what()));
+  }
 }
 
 std::uint64_t GlobalLevel::highest_version() {
   std::uint64_t highest = 0;
   run_collectively(context_.comm, [&] {
-    if (context_.comm.rank() == 0) highest = scan_versions(job_dir_).highest();
+    if (context_.comm.rank() != 0) return;
+    std::error_code error;
+    if (!std::filesystem::is_directory(job_dir_, error)) make_job_dir();  // removed during the run
+    highest = scan_versions(job_dir_).highest();
   });
   return context_.comm.max(highest);
 }

@@ -13,6 +13,7 @@ class GlobalLevel final : public StorageLevel {
   explicit GlobalLevel(EngineContext& context);
 
   std::uint64_t highest_version() override;
+  std::string location() const override { return job_dir_.string(); }
   std::filesystem::path version_dir(std::uint64_t version) const override;
   void commit(std::uint64_t version, const RankRecord& mine, Clock::time_point started) override;
   void abandon(std::uint64_t version) override;
@@ -33,6 +34,9 @@ class GlobalLevel final : public StorageLevel {
   void report_unusable(std::uint64_t version, const Outcome& outcome, const std::string& next);
 
  private:
+  // Rank 0: creates the job folder, private (IoError naming it).
+  void make_job_dir() const;
+
   EngineContext& context_;
   std::filesystem::path job_dir_;
 };

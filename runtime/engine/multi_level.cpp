@@ -22,21 +22,31 @@ namespace lazarus::detail {
 
 MultiLevel::MultiLevel(EngineContext& context)
     : context_(context), global_(context), local_job_dir_(context.options.local_dir / context.options.job) {
-  run_collectively(context_.comm, [&] {
-    try {
-      backends::create_private_directory(local_job_dir_);  // 0700, like the global level's
-    } catch (const IoError& error) {
-      throw IoError(fmt::format("cannot create node-local checkpoint folder {} (LAZARUS_LOCAL_DIR): {}",
-                                local_job_dir_.string(), error.what()));
-    }
-  });
+  run_collectively(context_.comm, [&] { make_local_job_dir(); });
   nodes_ = NodeMap::gather(context_.comm);
+}
+
+void MultiLevel::make_local_job_dir() const {
+  try {
+    backends::create_private_directory(local_job_dir_);  // 0700, like the global level's
+  } catch (const IoError& error) {
+    throw IoError(fmt::format("cannot create node-local checkpoint folder {} (LAZARUS_LOCAL_DIR): {}",
+                              local_job_dir_.string(), error.what()));
+  }
 }
 
 std::uint64_t MultiLevel::highest_version() {
   std::uint64_t highest = 0;
-  run_collectively(context_.comm, [&] { highest = scan_versions(local_job_dir_).highest(); });
+  run_collectively(context_.comm, [&] {
+    std::error_code error;
+    if (!std::filesystem::is_directory(local_job_dir_, error)) make_local_job_dir();  // a lost node folder
+    highest = scan_versions(local_job_dir_).highest();
+  });
   return std::max(context_.comm.max(highest), global_.highest_version());
+}
+
+std::string MultiLevel::location() const {
+  return fmt::format("{} (node-local, on every node) and {}", local_job_dir_.string(), global_.location());
 }
 
 std::filesystem::path MultiLevel::version_dir(std::uint64_t version) const {

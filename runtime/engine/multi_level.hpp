@@ -20,6 +20,7 @@ class MultiLevel final : public StorageLevel {
   explicit MultiLevel(EngineContext& context);
 
   std::uint64_t highest_version() override;
+  std::string location() const override;
   std::filesystem::path version_dir(std::uint64_t version) const override;
   void commit(std::uint64_t version, const RankRecord& mine, Clock::time_point started) override;
   void abandon(std::uint64_t version) override;
@@ -37,6 +38,8 @@ class MultiLevel final : public StorageLevel {
     int local_holder = -1;  // a rank whose node holds the local manifest; -1: not complete locally
     bool global = false;    // complete at the global level
   };
+  // Local: creates this node's folder, private (IoError naming it).
+  void make_local_job_dir() const;
   // Collective. Every node's inventory, at rank 0 (empty elsewhere).
   Inventory gather_inventory();
   // Collective. Versions to try, newest first.

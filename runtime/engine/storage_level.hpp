@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "runtime/engine/engine_context.hpp"
@@ -18,8 +19,11 @@ class StorageLevel {
   virtual ~StorageLevel() = default;
 
   // Collective. The highest version number this level holds, complete or not (0: none), so that
-  // leftovers of a crash are never reused.
+  // leftovers of a crash are never reused. A job folder removed during the run is made again first,
+  // private as at the start (the rank files' `mkdir -p` would make it with the umask's permissions).
   virtual std::uint64_t highest_version() = 0;
+  // Local. Where this level keeps the job's versions, for messages.
+  virtual std::string location() const = 0;
   // Local. The folder this rank writes its file of `version` into.
   virtual std::filesystem::path version_dir(std::uint64_t version) const = 0;
   // Collective. Makes `version`, whose files every rank wrote (`mine`: this rank's record), complete;

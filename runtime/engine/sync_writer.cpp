@@ -22,6 +22,7 @@ void SyncWriter::checkpoint(std::uint64_t version, Clock::time_point started) {
     throw;
   }
   commit_or_abandon(level_, version, mine, started);
+  last_committed_ = version;
 }
 
 const RegionRegistry& SyncWriter::start_device_captures(std::vector<std::unique_ptr<backends::DeviceCapture>>& captures) {

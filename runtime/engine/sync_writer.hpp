@@ -19,6 +19,7 @@ class SyncWriter final : public CheckpointWriter {
   bool idle() const override { return true; }
   std::size_t in_flight() const override { return 0; }
   std::uint64_t last_submitted() const override { return 0; }
+  std::uint64_t last_committed() const override { return last_committed_; }
 
  private:
   // The regions as written, device regions replaced by their host shadows, filled by `captures` as
@@ -29,6 +30,7 @@ class SyncWriter final : public CheckpointWriter {
   StorageLevel& level_;
   std::map<std::string, backends::PinnedBuffer> device_shadows_;  // host copies of device regions
   RegionRegistry device_view_;
+  std::uint64_t last_committed_ = 0;
 };
 
 }  // namespace lazarus::detail

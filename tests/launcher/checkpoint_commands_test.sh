@@ -173,6 +173,16 @@ case "$case_name" in
     expect_line "version 7 does not exist"
     run verify "$work" --version 0
     expect_status 2
+    expect_line "'0' is out of range: it must be 1 to 999999999999999999"
+    # Issue 13, item 15: -1 and numbers past 2^64 became version 18446744073709551615; a 300-digit
+    # number is shown cut, with the range.
+    run verify "$work" --version -1
+    expect_status 2
+    expect_line "'-1' is out of range: it must be 1 to 999999999999999999"
+    run verify "$work" --version "$(printf '9%.0s' {1..300})"
+    expect_status 2
+    expect_line "^--version: '9{40}\.\.\.' \(300 characters\) is out of range: it must be 1 to 999999999999999999"
+    expect_no_line "9{41}"
     mkdir "$work/empty"
     run list "$work/empty"
     expect_status 2

@@ -153,6 +153,36 @@ TEST(Async, AFailedBackgroundWriteIsReportedOnEveryRankAndKeepsThePreviousVersio
   EXPECT_EQ(field, samples<double>(kValues, world_rank(), 1));
 }
 
+// Issue 13, item 15: numbering goes on past the versions this Session committed in the background or
+// restored, once the job's folder is removed (after a restore, it started again at 1).
+TEST(Async, AJobFolderRemovedWhileTheJobRunsNeverRestartsNumbering) {
+  SharedScratchDir scratch;
+  if (!async_supported(scratch.path())) return;
+  std::vector<double> field = samples<double>(kValues, world_rank(), 1);
+  auto remove_job_folder = [&] {
+    MPI_Barrier(MPI_COMM_WORLD);
+    if (world_rank() == 0) fs::remove_all(scratch.path() / "test");
+    MPI_Barrier(MPI_COMM_WORLD);
+  };
+  {
+    Session session(MPI_COMM_WORLD, async_options(scratch.path()));
+    session.protect("field", std::span<double>(field));
+    EXPECT_EQ(session.checkpoint(), 1u);
+    session.wait();
+    remove_job_folder();
+    EXPECT_EQ(session.checkpoint(), 2u);
+    session.wait();
+    EXPECT_EQ(session.versions(), (std::vector<std::uint64_t>{2}));
+  }
+  Session session(MPI_COMM_WORLD, async_options(scratch.path()));
+  session.protect("field", std::span<double>(field));
+  EXPECT_EQ(session.restore(), std::optional<std::uint64_t>(2));
+  remove_job_folder();
+  EXPECT_EQ(session.checkpoint(), 3u);
+  session.wait();
+  EXPECT_EQ(session.versions(), (std::vector<std::uint64_t>{3}));
+}
+
 TEST(Async, WorksWithNodeLocalLevelsToo) {
   SharedScratchDir scratch;
   if (!async_supported(scratch.path())) return;

@@ -147,6 +147,60 @@ TEST(Errors, VersionNumbersNeverWrapAround) {
   EXPECT_EQ(field, samples<double>(100, world_rank(), 1));
 }
 
+// Issue 13, item 15: a job folder removed while the job ran was made again by the next checkpoint,
+// and numbering started again at 1, although version numbers are never reused. The Session numbers
+// past every version it committed or restored, says on stderr that they are gone, and makes the
+// folder private again.
+TEST(Errors, AJobFolderRemovedWhileTheJobRunsNeverRestartsNumbering) {
+  namespace fs = std::filesystem;
+  SharedScratchDir scratch;
+  const fs::path job = scratch.path() / "test";
+  std::vector<double> field = samples<double>(100, world_rank(), 1);
+  auto remove_job_folder = [&] {
+    MPI_Barrier(MPI_COMM_WORLD);
+    if (world_rank() == 0) fs::remove_all(job);
+    MPI_Barrier(MPI_COMM_WORLD);
+  };
+  // What rank 0 prints on stderr during `call` (empty on the other ranks).
+  auto stderr_of = [](const auto& call) {
+    if (world_rank() == 0) ::testing::internal::CaptureStderr();
+    call();
+    return world_rank() == 0 ? ::testing::internal::GetCapturedStderr() : std::string();
+  };
+  {
+    Session session(MPI_COMM_WORLD, options_in(scratch.path()));
+    session.protect("field", field);
+    EXPECT_EQ(session.checkpoint(), 1u);
+    EXPECT_EQ(session.checkpoint(), 2u);
+    remove_job_folder();
+    std::uint64_t next = 0;
+    const std::string said = stderr_of([&] { next = session.checkpoint(); });
+    EXPECT_EQ(next, 3u);
+    EXPECT_EQ(session.versions(), (std::vector<std::uint64_t>{3}));
+    if (world_rank() == 0) {
+      EXPECT_NE(said.find("checkpoint version 2 of job 'test', which this Session committed, is gone from " +
+                          job.string()),
+                std::string::npos)
+          << said;
+      EXPECT_NE(said.find("the next version is 3"), std::string::npos) << said;
+      EXPECT_EQ(fs::status(job).permissions() & fs::perms::all, fs::perms::owner_all);
+    }
+    EXPECT_EQ(session.checkpoint(), 4u);  // said once: the folder holds this Session's versions again
+  }
+  // The same for a version this Session restored.
+  Session session(MPI_COMM_WORLD, options_in(scratch.path()));
+  session.protect("field", field);
+  EXPECT_EQ(session.restore(), std::optional<std::uint64_t>(4));
+  remove_job_folder();
+  std::uint64_t next = 0;
+  const std::string said = stderr_of([&] { next = session.checkpoint(); });
+  EXPECT_EQ(next, 5u);
+  if (world_rank() == 0) {
+    EXPECT_NE(said.find("checkpoint version 4 of job 'test', which this Session restored, is gone"), std::string::npos)
+        << said;
+  }
+}
+
 TEST(Errors, ABadOptionOnOneRankFailsTheConstructorEverywhere) {
   SharedScratchDir scratch;
   Options options = options_in(scratch.path());

@@ -163,6 +163,25 @@ TEST_F(MultiLevel, NewVersionsNumberPastEveryLevel) {
   EXPECT_EQ(session.checkpoint(), 5u);
 }
 
+// Issue 13, item 15: every level lost the versions this Session committed (the node folders and the
+// global job folder removed while it ran): numbering goes on past them instead of starting at 1.
+TEST_F(MultiLevel, NumberingGoesOnWhenEveryLevelLostTheSessionsVersions) {
+  const std::string node = world_rank() < 2 ? "n0" : "n1";
+  Session session(MPI_COMM_WORLD, on_node(node, Redundancy::partner, 1));
+  std::vector<double> field = field_of(world_rank(), 1);
+  session.protect("field", std::span<double>(field));
+  EXPECT_EQ(session.checkpoint(), 1u);
+  EXPECT_EQ(session.checkpoint(), 2u);
+  session.wait();
+  on_rank0([&] {
+    fs::remove_all(scratch_.path() / "local");
+    fs::remove_all(scratch_.path() / "global" / "ml");
+  });
+  EXPECT_EQ(session.checkpoint(), 3u);
+  session.wait();
+  EXPECT_EQ(session.versions(), (std::vector<std::uint64_t>{3}));
+}
+
 // One LAZARUS_LOCAL_DIR for every rank, as srun gives it: `%N` names a folder per node.
 TEST_F(MultiLevel, PercentNInTheLocalDirNamesAFolderPerNode) {
   const std::string node = world_rank() < 2 ? "n0" : "n1";

@@ -158,6 +158,12 @@ def usage_errors(setup):
          "'../escaped' is not a valid job name"),
         (["run", "-n", "2", "--dir", str(setup.work / "jobs"), "--job", str(setup.work / "absolute"), "--",
           setup.heat2d], "is not a valid job name"),
+        # Issue 13, item 15: a number out of range is shown as given, cut when long, with the range
+        # (CLI11 printed all 300 digits and "Could not convert", and bounds as 0.100000).
+        (["run", "-n", "2", "--max-restarts", "9" * 300, "--", setup.heat2d],
+         "--max-restarts: '" + "9" * 40 + "...' (300 characters) is out of range: it must be 0 to 2147483647"),
+        (["run", "-n", "2", "--hang-timeout", "1e300", "--", setup.heat2d],
+         "--hang-timeout: '1e300' is out of range: it must be 0.1 to 86400"),
     ]
     # Outside any Slurm allocation, whatever runs the tests; then inside a made-up one.
     outside = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}

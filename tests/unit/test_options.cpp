@@ -146,6 +146,43 @@ INSTANTIATE_TEST_SUITE_P(
                       BadValue{"LAZARUS_STAGING_BYTES", "lots"}, BadValue{"LAZARUS_THREADS", "-2"},
                       BadValue{"LAZARUS_THREADS", "1000"}, BadValue{"LAZARUS_MTBF", "-5"}));
 
+// Issue 13, item 15: a value too large for its field was printed whole (all 300 digits of it) and
+// called "not an integer". Now the message shows it as given, cut after 40 characters, and says what
+// the field allows.
+struct OutOfRange {
+  const char* variable;
+  std::string value;
+  std::string expected;  // a part of the message
+};
+
+class OptionsOutOfRange : public OptionsFromEnv, public ::testing::WithParamInterface<OutOfRange> {};
+
+TEST_P(OptionsOutOfRange, ShowsTheValueAsGivenCutWhenLongAndTheAllowedRange) {
+  set(GetParam().variable, GetParam().value.c_str());
+  const std::string message = error_of_from_env();
+  EXPECT_NE(message.find(GetParam().expected), std::string::npos) << message;
+  EXPECT_LT(message.size(), 200u) << message;
+}
+
+const std::string k300Digits(300, '9');
+const std::string k40Nines(40, '9');
+
+INSTANTIATE_TEST_SUITE_P(
+    EveryNumber, OptionsOutOfRange,
+    ::testing::Values(
+        OutOfRange{"LAZARUS_KEEP", k300Digits,
+                   "LAZARUS_KEEP='" + k40Nines + "...' (300 characters): out of range: it must be at least 1"},
+        OutOfRange{"LAZARUS_KEEP", "99999999999", "LAZARUS_KEEP='99999999999': out of range: it must be at least 1"},
+        OutOfRange{"LAZARUS_COMPRESS", "-99999999999", "out of range: it must be 0 (none) to 22 (zstd's maximum)"},
+        OutOfRange{"LAZARUS_THREADS", k300Digits, "(300 characters): out of range: it must be 0 (automatic) to 256"},
+        OutOfRange{"LAZARUS_XOR_GROUP", k300Digits, "out of range: it must be at least 2"},
+        OutOfRange{"LAZARUS_FLUSH_EVERY", k300Digits, "out of range: it must be at least 0"},
+        OutOfRange{"LAZARUS_INTERVAL", "1e400", "LAZARUS_INTERVAL='1e400': out of range: it must be a finite number"},
+        OutOfRange{"LAZARUS_INTERVAL", "1" + std::string(400, '0'), "(401 characters): out of range"},
+        OutOfRange{"LAZARUS_MTBF", "-1e300", "LAZARUS_MTBF='-1e300': out of range: it must be a finite number, at least 0"},
+        OutOfRange{"LAZARUS_CHUNK_BYTES", k300Digits + "K", "(301 characters): out of range: it must be 4 KiB to 1 GiB"},
+        OutOfRange{"LAZARUS_STAGING_BYTES", "99999999999999999999G", "out of range: it must be less than 16 EiB"}));
+
 TEST(OptionsValidate, AcceptsTheDefaults) { EXPECT_NO_THROW(Options{}.validate()); }
 
 TEST(OptionsValidate, RejectsOutOfRangeFields) {

@@ -20,6 +20,10 @@ namespace detail {
 class Engine;
 }
 
+// The exit status of a process in which a Session's end lost a checkpoint (see ~Session): EX_IOERR of
+// <sysexits.h>. The program runs to its end first.
+inline constexpr int kExitCheckpointLost = 74;
+
 // One Session per communicator. It owns a duplicate of the communicator, the list of protected
 // regions and the checkpoint catalogue of Options::job. Movable, not copyable.
 //
@@ -35,7 +39,10 @@ class Session {
   Session(MPI_Comm comm, Options options);
   // Collective in async mode and with Options::local_dir: commits the checkpoints in flight and copies
   // the newest node-local version to the global level (skipped while an exception unwinds). Never
-  // throws: an error is printed on stderr.
+  // throws. A checkpoint in flight that cannot be committed (a background write that failed; or the
+  // Session outlived MPI_Finalize) is printed on stderr as an error, and the process then exits with
+  // status kExitCheckpointLost however main returns: call wait() first to handle that error instead.
+  // A copy to the global level that fails is printed only (the version stays on the nodes).
   ~Session();
   Session(Session&&) noexcept;
   Session& operator=(Session&&) noexcept;
