@@ -171,6 +171,18 @@ RankFileHeader RankFileReader::header() const {
   return header;
 }
 
+std::vector<std::string> RankFileReader::names() const {
+  H5QuietErrors quiet;
+  std::vector<std::string> names;
+  auto collect = [](hid_t, const char* name, const H5L_info_t*, void* out) -> herr_t {
+    static_cast<std::vector<std::string>*>(out)->emplace_back(name);
+    return 0;
+  };
+  h5_check<CorruptCheckpoint>(H5Literate(file_.get(), H5_INDEX_NAME, H5_ITER_INC, nullptr, collect, &names),
+                              fmt::format("cannot list the datasets of {}", path_.string()));
+  return names;
+}
+
 StoredRegion RankFileReader::describe(const std::string& name) const {
   H5QuietErrors quiet;
   const std::string where = fmt::format("region '{}' in {}", name, path_.string());

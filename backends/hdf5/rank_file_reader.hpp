@@ -62,6 +62,9 @@ class RankFileReader {
   // must outlive the reader and is read in place, never copied. Throws CorruptCheckpoint.
   RankFileReader(std::filesystem::path path, std::span<const std::byte> image);
   RankFileHeader header() const;
+  // Every name at the file's root (a Lazarus rank file holds one dataset per region there and nothing
+  // else), in name order. Throws CorruptCheckpoint.
+  std::vector<std::string> names() const;
   // Describes dataset `name`. Throws CorruptCheckpoint when absent or malformed.
   StoredRegion describe(const std::string& name) const;
   // Reads dataset `name` (all of it, `bytes` long) into `destination`. Throws CorruptCheckpoint.

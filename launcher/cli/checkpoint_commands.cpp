@@ -1,6 +1,7 @@
 #include "launcher/cli/checkpoint_commands.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
@@ -16,6 +17,7 @@
 #include "backends/hdf5/h5_inspect.hpp"
 #include "backends/hdf5/rank_file_reader.hpp"
 #include "backends/posix/durable_io.hpp"
+#include "backends/posix/isolated_call.hpp"
 #include "launcher/cli/exit_codes.hpp"
 #include "launcher/cli/number_checks.hpp"
 #include "lazarus/errors.hpp"
@@ -203,6 +205,69 @@ RankFileView view_rank_file(const fs::path& file) {
   return view;
 }
 
+// A file that is not HDF5 at all (not even a damaged rank file).
+class NotHdf5 : public CorruptCheckpoint {
+ public:
+  using CorruptCheckpoint::CorruptCheckpoint;
+};
+
+// view_rank_file in a child process (backends/posix/isolated_call.hpp): `lazarus inspect` is pointed
+// at files from anywhere, and HDF5 can crash, hang or read out of bounds on crafted metadata, checksum
+// or not (docs/design.md, "What the checksums protect against"). Nothing of HDF5's parsing happens in
+// this process. Throws NotHdf5, or CorruptCheckpoint when it is not a readable rank file or HDF5
+// failed on it.
+RankFileView view_rank_file_isolated(const fs::path& file) {
+  using nlohmann::json;
+  const auto result = backends::run_isolated(
+      [&] {
+        json answer;
+        try {
+          if (!backends::is_hdf5_file(file)) {
+            answer["not_hdf5"] = true;
+          } else {
+            const RankFileView view = view_rank_file(file);
+            const auto& h = view.header;
+            answer["header"] = {{"format_version", h.format_version}, {"job", h.job}, {"version", h.version},
+                                {"rank", h.rank}, {"nranks", h.nranks}};
+            answer["file_bytes"] = view.file_bytes;
+            json datasets = json::array();
+            for (const auto& d : view.datasets) {
+              datasets.push_back({{"name", d.name}, {"type", d.type}, {"shape", d.shape}, {"data_bytes", d.data_bytes},
+                                  {"stored_bytes", d.stored_bytes}, {"layout", d.layout}, {"filters", d.filters},
+                                  {"checksum", d.checksum}, {"problem", d.problem}});
+            }
+            answer["datasets"] = datasets;
+          }
+        } catch (const std::exception& error) {
+          answer["error"] = error.what();
+        }
+        // Names read from the file may be any bytes: never let them stop the answer.
+        return answer.dump(-1, ' ', false, json::error_handler_t::replace);
+      },
+      std::chrono::seconds(30));
+  if (!result.output) {
+    throw CorruptCheckpoint(fmt::format("{}: HDF5 could not read the file: {}", file.string(), result.failure));
+  }
+  const json answer = json::parse(*result.output);
+  if (answer.contains("not_hdf5")) {
+    throw NotHdf5(fmt::format("{} is not an HDF5 file", file.string()));
+  }
+  if (answer.contains("error")) throw CorruptCheckpoint(answer.at("error").get<std::string>());
+  RankFileView view;
+  const json& h = answer.at("header");
+  view.header = {h.at("format_version").get<int>(), h.at("job").get<std::string>(), h.at("version").get<std::uint64_t>(),
+                 h.at("rank").get<int>(), h.at("nranks").get<int>()};
+  view.file_bytes = answer.at("file_bytes").get<std::uint64_t>();
+  for (const json& d : answer.at("datasets")) {
+    view.datasets.push_back({d.at("name").get<std::string>(), d.at("type").get<std::string>(),
+                             d.at("shape").get<std::vector<std::size_t>>(), d.at("data_bytes").get<std::uint64_t>(),
+                             d.at("stored_bytes").get<std::uint64_t>(), d.at("layout").get<std::string>(),
+                             d.at("filters").get<std::string>(), d.at("checksum").get<std::string>(),
+                             d.at("problem").get<std::string>()});
+  }
+  return view;
+}
+
 void print_problems(const std::vector<DatasetView>& datasets) {
   for (const auto& dataset : datasets) {
     if (!dataset.problem.empty()) std::printf("  problem: %s\n", dataset.problem.c_str());
@@ -210,12 +275,11 @@ void print_problems(const std::vector<DatasetView>& datasets) {
 }
 
 int inspect_rank_file(const fs::path& file) {
-  if (!backends::is_hdf5_file(file)) {
-    throw UsageError(fmt::format("{} is not a Lazarus checkpoint file (not an HDF5 file)", file.string()));
-  }
   RankFileView view;
   try {
-    view = view_rank_file(file);
+    view = view_rank_file_isolated(file);
+  } catch (const NotHdf5&) {
+    throw UsageError(fmt::format("{} is not a Lazarus checkpoint file (not an HDF5 file)", file.string()));
   } catch (const CorruptCheckpoint& error) {
     throw UsageError(fmt::format("{} is not a readable Lazarus checkpoint file: {}", file.string(), error.what()));
   }
@@ -309,7 +373,7 @@ int inspect_version(const fs::path& folder) {
     }
     RankFileView view;
     try {
-      view = view_rank_file(file);
+      view = view_rank_file_isolated(file);
     } catch (const Error& problem) {
       per_file.add({rank >= 0 ? std::to_string(rank) : "?", file.filename().string(),
                     human_bytes(fs::file_size(file, error)), "-", "-", "unreadable"});

@@ -70,10 +70,11 @@ std::vector<std::uint64_t> GlobalLevel::complete_versions() {
   std::vector<std::uint64_t> verified;
   run_collectively(context_.comm, [&] {
     if (context_.comm.rank() != 0) return;
-    // A manifest in place makes a version complete; one that does not parse or verify does not count.
+    // A manifest in place makes a version complete; one that does not parse or verify, or is another
+    // version's, does not count.
     for (std::uint64_t version : scan_versions(job_dir_).complete) {
       try {
-        read_manifest(version_directory(job_dir_, version));
+        read_version_manifest(version_directory(job_dir_, version), version);
         verified.push_back(version);
       } catch (const CorruptCheckpoint&) {
       } catch (const NoCheckpoint&) {
@@ -95,7 +96,8 @@ Outcome GlobalLevel::try_restore(std::uint64_t version) {
   text = comm.broadcast(std::move(text), 0);
   VerifiedPiece piece;
   Outcome verified = agree(comm, capture([&] {
-                             const Manifest manifest = parse_manifest(text, (version_dir / kManifestFileName).string());
+                             const Manifest manifest =
+                                 parse_version_manifest(text, (version_dir / kManifestFileName).string(), version);
                              piece = verify_rank_piece(version_dir, manifest, comm.rank(), comm.size(), context_.regions);
                            }));
   if (!verified.ok()) return verified;
@@ -107,7 +109,10 @@ Outcome GlobalLevel::try_restore(std::uint64_t version) {
 }
 
 void GlobalLevel::report_unusable(std::uint64_t version, const Outcome& outcome, const std::string& next) {
-  if (outcome.kind != ErrorKind::corrupt && outcome.kind != ErrorKind::no_checkpoint) throw_if_failed(outcome);
+  if (outcome.kind != ErrorKind::corrupt && outcome.kind != ErrorKind::no_checkpoint &&
+      outcome.kind != ErrorKind::mismatch) {
+    throw_if_failed(outcome);
+  }
   if (context_.comm.rank() != 0) return;
   std::fprintf(stderr, "lazarus: checkpoint version %llu of job '%s' is unusable: %s; %s\n",
                static_cast<unsigned long long>(version), context_.options.job.c_str(), outcome.message.c_str(),
@@ -129,6 +134,7 @@ std::optional<std::uint64_t> GlobalLevel::restore_newest() {
     return std::nullopt;
   }
   std::string last_problem;
+  std::optional<Outcome> mismatch;  // the newest version's mismatch with the protected regions
   for (auto version = candidates.rbegin(); version != candidates.rend(); ++version) {
     const Outcome outcome = try_restore(*version);
     if (outcome.ok()) {
@@ -138,8 +144,11 @@ std::optional<std::uint64_t> GlobalLevel::restore_newest() {
     }
     report_unusable(*version, outcome,
                     std::next(version) == candidates.rend() ? "no older version left" : "falling back to an older version");
+    if (outcome.kind == ErrorKind::mismatch && !mismatch) mismatch = outcome;
     last_problem = outcome.message;
   }
+  // No version restored: a program that matches none of them hears so (the same on every rank).
+  if (mismatch) throw_if_failed(*mismatch);
   throw CorruptCheckpoint(fmt::format("none of the {} complete checkpoint versions of job '{}' in {} verifies (last: {})",
                                       candidates.size(), context_.options.job, context_.options.dir.string(),
                                       last_problem));

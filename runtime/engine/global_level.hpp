@@ -29,8 +29,9 @@ class GlobalLevel final : public StorageLevel {
   Outcome try_restore(std::uint64_t version);
   // Collective. After try_restore() failed with `outcome`: rank 0 says so, with `next` (what happens
   // now), and sets a corrupt version aside so that it no longer counts towards `keep` (else retention
-  // could delete the good version the restore falls back to). Throws `outcome` when it is no
-  // corruption (a mismatch with the protected regions: an older version would not match either).
+  // could delete the good version the restore falls back to). A mismatch with the protected regions
+  // is reported but not set aside: the version is intact, only not this program's. Throws `outcome`
+  // when it is neither (an I/O error, say).
   void report_unusable(std::uint64_t version, const Outcome& outcome, const std::string& next);
 
  private:

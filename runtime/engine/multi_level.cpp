@@ -176,7 +176,7 @@ Outcome MultiLevel::assemble_and_restore_local(const Candidate& candidate, const
   text = comm.broadcast(std::move(text), candidate.local_holder);
   Manifest manifest;
   try {  // every rank parses the same text: all fail alike
-    manifest = parse_manifest(text, (version_dir / kManifestFileName).string());
+    manifest = parse_version_manifest(text, (version_dir / kManifestFileName).string(), candidate.version);
   } catch (const CorruptCheckpoint& problem) {
     why = problem.what();
     return {};
@@ -252,6 +252,7 @@ std::optional<std::uint64_t> MultiLevel::restore_newest() {
   }
   std::vector<std::pair<std::uint64_t, std::string>> unusable;  // local versions that could not be assembled
   std::string last_problem;
+  std::optional<Outcome> mismatch;  // the newest version's mismatch with the protected regions
   for (const Candidate& candidate : list) {
     if (candidate.local_holder >= 0) {
       std::string why;
@@ -261,7 +262,10 @@ std::optional<std::uint64_t> MultiLevel::restore_newest() {
                                  candidate.version, seconds_since(start)));
         return candidate.version;
       }
-      if (!outcome.ok() && outcome.kind != ErrorKind::corrupt && outcome.kind != ErrorKind::no_checkpoint) {
+      if (outcome.kind == ErrorKind::mismatch) {
+        // Not this program's version: an older one may be (global_level.cpp, restore_newest).
+        if (!mismatch) mismatch = outcome;
+      } else if (!outcome.ok() && outcome.kind != ErrorKind::corrupt && outcome.kind != ErrorKind::no_checkpoint) {
         throw_if_failed(outcome);
       }
       unusable.emplace_back(candidate.version, fmt::format("version {} ({})", candidate.version,
@@ -286,8 +290,10 @@ std::optional<std::uint64_t> MultiLevel::restore_newest() {
       return candidate.version;
     }
     global_.report_unusable(candidate.version, outcome, "trying older versions");
+    if (outcome.kind == ErrorKind::mismatch && !mismatch) mismatch = outcome;
     last_problem = outcome.message;
   }
+  if (mismatch) throw_if_failed(*mismatch);
   throw CorruptCheckpoint(fmt::format("none of the {} checkpoint versions of job '{}' could be restored from any level "
                                       "({})",
                                       list.size(), context_.options.job,

@@ -35,8 +35,10 @@ class StorageLevel {
 
   // Collective. The complete versions, oldest first.
   virtual std::vector<std::uint64_t> complete_versions() = 0;
-  // Collective. Restores the newest version that verifies, falling back to older ones; nullopt when
-  // there is none. Throws CorruptCheckpoint when none verifies.
+  // Collective. Restores the newest version that verifies and matches the protected regions, falling
+  // back to older ones (a corrupt one is set aside, one that does not match is left alone); nullopt
+  // when there is none. Throws MismatchError when none restored and one did not match, else
+  // CorruptCheckpoint when none verifies.
   virtual std::optional<std::uint64_t> restore_newest() = 0;
   // Collective. Restores `version` or throws (NoCheckpoint, CorruptCheckpoint, MismatchError).
   virtual void restore_exactly(std::uint64_t version) = 0;

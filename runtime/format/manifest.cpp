@@ -108,7 +108,14 @@ RankRecord rank_from_json(const json& j) {
   }
   record.file_bytes = integer_at<std::uint64_t>(j, "file_bytes");
   record.file_xxh3 = parse_hex64(j.at("file_xxh3_64").get<std::string>());
-  for (const auto& region : list_at(j, "regions")) record.regions.push_back(region_from_json(region));
+  for (const auto& region : list_at(j, "regions")) {
+    record.regions.push_back(region_from_json(region));
+    // Readers look a region up by its name: a second entry of that name would be one nobody checks.
+    const std::string& name = record.regions.back().name;
+    if (std::count_if(record.regions.begin(), record.regions.end(), [&](const RegionRecord& r) { return r.name == name; }) > 1) {
+      throw std::invalid_argument(fmt::format("rank {} lists region '{}' twice", record.rank, name));
+    }
+  }
   return record;
 }
 
@@ -274,6 +281,20 @@ std::string read_manifest_text(const std::filesystem::path& version_dir) {
 
 Manifest read_manifest(const std::filesystem::path& version_dir) {
   return parse_manifest(read_manifest_text(version_dir), (version_dir / kManifestFileName).string());
+}
+
+Manifest parse_version_manifest(std::string_view text, const std::string& source, std::uint64_t version) {
+  Manifest manifest = parse_manifest(text, source);
+  if (manifest.version != version) {
+    throw CorruptCheckpoint(fmt::format("manifest {} records version {}, not {}: the folder holds another version's "
+                                        "manifest (a copy of another version?)",
+                                        source, manifest.version, version));
+  }
+  return manifest;
+}
+
+Manifest read_version_manifest(const std::filesystem::path& version_dir, std::uint64_t version) {
+  return parse_version_manifest(read_manifest_text(version_dir), (version_dir / kManifestFileName).string(), version);
 }
 
 Manifest read_manifest_file(const std::filesystem::path& file) {

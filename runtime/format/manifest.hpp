@@ -58,9 +58,16 @@ RankRecord parse_rank_record(std::string_view text);
 // The manifest as JSON text, with its checksum.
 std::string serialize_manifest(const Manifest& manifest);
 // Parses and verifies manifest text; throws CorruptCheckpoint naming `source` when the JSON is
-// malformed, a field is missing or has the wrong type, the checksum does not match, or the format
-// version is newer than this build understands.
+// malformed, a field is missing or has the wrong type, the checksum does not match, the format
+// version is newer than this build understands, or the manifest contradicts itself (rank entries
+// missing, repeated or out of order; a region listed twice by one rank; a region's byte count other
+// than its shape times its element size; a rank file not named as the format names it).
 Manifest parse_manifest(std::string_view text, const std::string& source);
+// The manifest of version `version`, from the text of that version folder's manifest: parse_manifest,
+// and the version it records is `version` (a folder replaced by a copy of another version is not that
+// version). Every reader of a version goes through this (restore at every level, scavenge, `lazarus
+// verify` and `list`). Throws CorruptCheckpoint.
+Manifest parse_version_manifest(std::string_view text, const std::string& source, std::uint64_t version);
 
 // Writes `<version_dir>/manifest.json` atomically (temporary, fsync, rename, fsync). Throws IoError.
 // `before_rename` runs between the durable temporary and the rename (the fault-injection point).
@@ -69,6 +76,8 @@ void write_manifest(const std::filesystem::path& version_dir, const Manifest& ma
 // Reads and verifies `<version_dir>/manifest.json`. Throws NoCheckpoint when absent, CorruptCheckpoint
 // when it does not verify.
 Manifest read_manifest(const std::filesystem::path& version_dir);
+// read_manifest, checked with parse_version_manifest: `<version_dir>/manifest.json` of version `version`.
+Manifest read_version_manifest(const std::filesystem::path& version_dir, std::uint64_t version);
 // The text of `<version_dir>/manifest.json`, unparsed (one rank reads it, every rank parses it).
 // Throws NoCheckpoint when absent, CorruptCheckpoint when it cannot be read.
 std::string read_manifest_text(const std::filesystem::path& version_dir);

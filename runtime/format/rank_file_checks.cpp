@@ -1,5 +1,7 @@
 #include "runtime/format/rank_file_checks.hpp"
 
+#include <algorithm>
+#include <functional>
 #include <system_error>
 
 #include <fmt/format.h>
@@ -46,6 +48,45 @@ void check_file_header(const backends::RankFileHeader& header, const std::filesy
     throw CorruptCheckpoint(fmt::format("{} belongs to job '{}' version {} rank {} of {}, not to this version",
                                         file.string(), header.job, header.version, header.rank, header.nranks));
   }
+}
+
+void check_file_names(const std::vector<std::string>& names, const std::filesystem::path& file,
+                      const RankRecord& record) {
+  for (const std::string& name : names) {
+    const bool listed = std::any_of(record.regions.begin(), record.regions.end(),
+                                    [&](const RegionRecord& region) { return region.name == name; });
+    if (!listed) {
+      throw CorruptCheckpoint(fmt::format("{} holds '{}', which the manifest does not list for rank {} (a region left "
+                                          "out of the manifest?)",
+                                          file.string(), name, record.rank));
+    }
+  }
+  // A listed region without its dataset is reported by its description.
+}
+
+std::vector<const RegionRecord*> check_rank_file_contents(const backends::RankFileReader& reader,
+                                                          const std::filesystem::path& file, const Manifest& manifest,
+                                                          const RankRecord& record, std::vector<std::string>* problems) {
+  std::vector<const RegionRecord*> described;
+  auto check = [&](const std::function<void()>& step) {
+    if (!problems) {
+      step();
+      return true;
+    }
+    try {
+      step();
+      return true;
+    } catch (const Error& problem) {
+      problems->emplace_back(problem.what());
+      return false;
+    }
+  };
+  check([&] { check_file_header(reader.header(), file, manifest, record.rank); });
+  check([&] { check_file_names(reader.names(), file, record); });
+  for (const RegionRecord& region : record.regions) {
+    if (check([&] { check_region_description(reader, file, region); })) described.push_back(&region);
+  }
+  return described;
 }
 
 void check_region_description(const backends::RankFileReader& reader, const std::filesystem::path& file,

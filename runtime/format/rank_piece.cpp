@@ -76,7 +76,7 @@ VerifiedPiece verify_rank_piece(const std::filesystem::path& version_dir, const 
   // Only now may HDF5 parse the file: damaged metadata can crash or hang the library.
   piece.reader_ = std::make_unique<backends::RankFileReader>(
       piece.file_, std::span<const std::byte>(piece.contents_.bytes.data(), piece.contents_.bytes.size()));
-  check_file_header(piece.reader_->header(), piece.file_, manifest, rank);
+  check_rank_file_contents(*piece.reader_, piece.file_, manifest, record);
   std::vector<backends::RegionLoad> loads;
   for (std::size_t i = 0; i < regions.all().size(); ++i) {
     const Region& region = regions.all()[i];

@@ -44,10 +44,11 @@ class VerifiedPiece {
   std::vector<DeviceTarget> device_targets_;
 };
 
-// Local. Throws MismatchError when the protected regions (or the rank count `nranks`) do not match
-// what `manifest` stores; CorruptCheckpoint when this rank's file is missing, truncated, unreadable,
-// fails its checksum or disagrees with the manifest (the file is named). Protected memory is not
-// touched.
+// Local. `manifest` passed parse_version_manifest. Throws MismatchError when the protected regions (or
+// the rank count `nranks`) do not match what `manifest` stores (checked first, before any file is
+// read); CorruptCheckpoint when this rank's file is missing, truncated, unreadable, fails its checksum
+// or disagrees with the manifest (check_rank_file_contents; the file is named). Protected memory is
+// not touched.
 VerifiedPiece verify_rank_piece(const std::filesystem::path& version_dir, const Manifest& manifest, int rank,
                                 int nranks, const RegionRegistry& regions);
 

@@ -26,15 +26,17 @@ struct VersionReport {
   bool intact() const { return problems.empty(); }
 };
 
-// Checks version `version` of the job in `job_dir` as a restore would, on every rank's file, in
-// this process: the manifest (its own checksum), then for each rank file its size, whole-file
-// XXH3-64, header attributes, and every region listed (type, shape, checksum attribute, and the data
-// read back and hashed). Collects all problems instead of stopping at the first. A version set aside
-// (manifest.corrupt) is checked against that manifest. A rank file that fails its checksum is looked
-// into in a child process (fork: for single-threaded tools, not for MPI ranks), as HDF5 may crash or
-// hang on its damaged metadata; that is then reported as a problem. Throws NoCheckpoint when the
-// folder does not exist or holds neither manifest (an incomplete version); IoError when the folder
-// cannot be read.
+// Checks version `version` of the job in `job_dir` as a restore would, on every rank's file: the
+// manifest (parse_version_manifest: its checksum, its structure, and that it is this version's), then
+// for each rank file its size and whole-file XXH3-64, and inside it what a restore checks
+// (check_rank_file_contents: header, no dataset the manifest does not list, every listed region's
+// description) and every listed region's data read back and hashed. Collects all problems instead of
+// stopping at the first. A version set aside (manifest.corrupt) is checked against that manifest.
+// HDF5 parses each rank file in a child process (fork: for single-threaded tools, not for MPI ranks),
+// whether or not its checksum matched: HDF5 may crash, hang or read out of bounds on damaged or
+// crafted metadata, and whoever can write the folder can make the checksums match; that is then
+// reported as a problem. Throws NoCheckpoint when the folder does not exist or holds neither
+// manifest (an incomplete version); IoError when the folder cannot be read or no child can be started.
 VersionReport verify_version(const std::filesystem::path& job_dir, std::uint64_t version);
 
 // --- The catalogue ---
@@ -51,8 +53,8 @@ struct VersionSummary {
 };
 
 // What one version folder holds, from its manifest (not verified against the data) or, without one,
-// from the rank files present. `version_dir` is named v<10 digits>; for another name the version
-// number is the manifest's (0 without one). Throws IoError when the folder cannot be read.
+// from the rank files present. `version_dir` is named v<10 digits>, and a manifest of another version
+// is invalid there; for another name the version number is the manifest's (0 without one). Throws IoError when the folder cannot be read.
 VersionSummary summarize_version(const std::filesystem::path& version_dir);
 
 // Every version folder under `job_dir`, ascending (see summarize_version). Cheap: reads manifests and

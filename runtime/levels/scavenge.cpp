@@ -40,7 +40,7 @@ std::pair<std::uint64_t, std::optional<double>> newest_local_version(
       const auto complete = scan_versions(dir).complete;
       for (auto version = complete.rbegin(); version != complete.rend() && *version > newest.first; ++version) {
         try {
-          const Manifest manifest = read_manifest(version_directory(dir, *version));
+          const Manifest manifest = read_version_manifest(version_directory(dir, *version), *version);
           newest = {*version, static_cast<double>(manifest.created_unix_ms) / 1000.0};
           break;
         } catch (const std::exception&) {
@@ -77,7 +77,7 @@ ScavengeReport scavenge(const std::map<std::string, std::filesystem::path>& loca
       holdings[node] = found->second;
       if (!manifest && found->second.manifest) {
         try {
-          manifest = read_manifest(version_directory(dir, version));
+          manifest = read_version_manifest(version_directory(dir, version), version);
         } catch (const std::exception&) {
         }
       }

@@ -6,6 +6,8 @@
 //  - a manifest accepted names rank files inside its version folder, and must be faithful: written back (serialize_manifest), it holds the values the
 //    text holds (no number narrowed, wrapped or truncated, no list taken from an object) and parses
 //    back to itself;
+//  - a manifest accepted lists each region once per rank, with a size that follows from its shape, and
+//    parse_version_manifest takes it for its own version only;
 //  - read_manifest on the text as a version folder's manifest.json agrees with parse_manifest;
 //  - parse_rank_record (a rank's record as gathered at rank 0) returns a faithful record or throws
 //    lazarus::Error.
@@ -90,6 +92,24 @@ void check_manifest(std::string_view text, bool resigned_text) {
     if (record.file.empty() || record.file == "." || record.file == ".." || record.file.find('/') != std::string::npos) {
       fail("a manifest names a rank file outside its version folder: " + record.file);
     }
+  }
+  // Readers look regions up by name, and size buffers by `bytes`: one entry per name, sizes that follow
+  // from the shape.
+  for (const detail::RankRecord& record : manifest.ranks) {
+    std::set<std::string> names;
+    for (const detail::RegionRecord& region : record.regions) {
+      if (!names.insert(region.name).second) fail("a manifest lists region '" + region.name + "' twice for one rank");
+      std::uint64_t bytes = lazarus::element_size(region.type);
+      for (const std::size_t extent : region.shape) bytes *= extent;  // accepted: cannot overflow
+      if (bytes != region.bytes) fail("a manifest's region size does not follow from its shape: " + region.name);
+    }
+  }
+  // Its own version's manifest, and no other's.
+  if (detail::parse_version_manifest(text, "fuzz", manifest.version) != manifest) fail("parse_version_manifest differs");
+  try {
+    detail::parse_version_manifest(text, "fuzz", manifest.version + 1);
+    fail("a manifest was taken for another version's");
+  } catch (const lazarus::CorruptCheckpoint&) {
   }
   const std::string written = detail::serialize_manifest(manifest);
   expect_faithful(json::parse(text), json::parse(written), "manifest");

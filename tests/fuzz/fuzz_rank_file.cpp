@@ -13,10 +13,11 @@
 //    original data or throw CorruptCheckpoint (never crash, never write out of bounds).
 //  mode 2, the manifest's record edited (the file intact): each edit changes one field of the record
 //    (file size or checksum, a region's name, type, shape, size or checksum, or the version) or
-//    drops a region, and the manifest goes through its text (serialize_manifest, parse_manifest). A
+//    drops a region, and the manifest goes through the text of version 7's manifest
+//    (serialize_manifest, parse_version_manifest: an edited version number is refused there). A
 //    restore that accepts it must have a record that agrees with the file, and restores exactly;
-//    verify_version on it (when the file's size and checksum are the recorded ones, so that it needs
-//    no child process) passes only regions recorded as written.
+//    verify_version on it (when the file's size and checksum are the recorded ones; it looks inside
+//    in a child process) passes only a record of every region as written, none left out.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -251,15 +252,15 @@ void edited_record(const std::vector<Edit>& edits, const Checkpoint& seed) {
       default: edited.version += static_cast<std::uint64_t>(delta); break;
     }
   }
-  // The record reaches a restore only through the manifest's text.
+  // The record reaches a restore only through the text of version 7's manifest.
   detail::Manifest manifest;
   try {
-    manifest = detail::parse_manifest(detail::serialize_manifest(edited), "edited");
+    manifest = detail::parse_version_manifest(detail::serialize_manifest(edited), "edited", seed.manifest.version);
   } catch (const lazarus::CorruptCheckpoint&) {
     return;
   }
   const detail::RankRecord& record = manifest.ranks[0];
-  if (restore(manifest, seed) && record != seed.manifest.ranks[0] && manifest.version == seed.manifest.version) {
+  if (restore(manifest, seed) && record != seed.manifest.ranks[0]) {
     // Accepted with a record that differs: only in what a restore does not rely on is that right.
     for (const Contents& region : seed.regions) {
       const auto& original = seed.manifest.ranks[0].regions;
@@ -273,20 +274,21 @@ void edited_record(const std::vector<Edit>& edits, const Checkpoint& seed) {
       fail("a record with another file size or checksum was accepted");
     }
   }
-  if (manifest.version != seed.manifest.version) return;  // verify_version looks in the version's own folder
   if (record.file_bytes != seed.file.size() || record.file_xxh3 != seed.manifest.ranks[0].file_xxh3) {
-    return;  // a file that fails its checksum is looked into in a child process: too slow here
+    return;  // the region checks need a file that passes its checksum
   }
   const std::string text = detail::serialize_manifest(manifest);
   lazarus::fuzz::write_new_file(seed.version_dir / detail::kManifestFileName, text);
   const detail::VersionReport report = detail::verify_version(seed.job_dir, manifest.version);
   if (report.intact()) {
+    const auto& original = seed.manifest.ranks[0].regions;
     for (const detail::RegionRecord& region : record.regions) {
-      const auto& original = seed.manifest.ranks[0].regions;
       if (std::find(original.begin(), original.end(), region) == original.end()) {
         fail(fmt::format("verify_version passed a record that misdescribes region '{}'", region.name));
       }
     }
+    // One validation for both: a record that leaves a region of the file out is no intact version.
+    if (record.regions.size() != original.size()) fail("verify_version passed a record that leaves a region out");
   }
   std::filesystem::remove(seed.version_dir / detail::kManifestFileName);
 }

@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "mpi_test_support.hpp"
+#include "runtime/format/manifest.hpp"
 
 namespace lazarus::testing {
 namespace {
@@ -159,6 +160,77 @@ TEST_F(Corruption, WhenNoVersionVerifiesRestoreThrowsCorruptCheckpointEverywhere
   if (world_rank() == 0) ::testing::internal::GetCapturedStderr();
   EXPECT_EQ(total, world_size());
   EXPECT_EQ(field_, std::vector<double>(kValues, 0.0));
+}
+
+// Issue 13, item 13: a version folder replaced by a copy of an older version (manifest and files
+// agree with each other, and with version 2): restore returned version 2's data as version 3, while
+// `lazarus verify` flagged it. A version's manifest must now be its own: version 3 is set aside.
+TEST_F(Corruption, AVersionFolderHoldingACopyOfAnOlderVersionIsSetAside) {
+  std::optional<std::uint64_t> restored;
+  const auto folder = scratch_.path() / "test" / fmt_version(3);
+  const std::string log = damage_then_restore(
+      [&] {
+        std::filesystem::remove_all(folder);
+        std::filesystem::copy(scratch_.path() / "test" / fmt_version(2), folder);
+      },
+      &restored);
+  EXPECT_EQ(restored, std::optional<std::uint64_t>(2));
+  EXPECT_EQ(field_, samples<double>(kValues, world_rank(), 2));
+  if (world_rank() == 0) {
+    EXPECT_NE(log.find("records version 2, not 3"), std::string::npos) << log;
+    EXPECT_TRUE(std::filesystem::exists(folder / "manifest.corrupt"));
+  }
+}
+
+// Issue 13, item 13: a manifest with "field" left out of rank 2's entry, its checksum recomputed:
+// restore threw MismatchError without trying version 2 (and `lazarus verify` called it intact). Now
+// the version is skipped and version 2 restored.
+TEST_F(Corruption, AManifestThatLeftOutAProtectedRegionFallsBackToThePreviousVersion) {
+  std::optional<std::uint64_t> restored;
+  const auto folder = scratch_.path() / "test" / fmt_version(3);
+  const std::string log = damage_then_restore(
+      [&] {
+        detail::Manifest manifest = detail::read_manifest(folder);
+        manifest.ranks[2].regions.clear();
+        detail::write_manifest(folder, manifest);
+      },
+      &restored);
+  EXPECT_EQ(restored, std::optional<std::uint64_t>(2));
+  EXPECT_EQ(field_, samples<double>(kValues, world_rank(), 2));
+  if (world_rank() == 0) EXPECT_NE(log.find("region 'field' is not in checkpoint version 3"), std::string::npos) << log;
+}
+
+// Issue 13, item 13: a version that lacks a region its older versions have (here written so: the
+// program stopped protecting "step" before version 3) is skipped for the newest version that has it,
+// and is not set aside: it is intact. A program that no version matches still gets MismatchError
+// (test_errors.cpp, Mismatch).
+TEST(Restore, AVersionLackingAProtectedRegionFallsBackToOneThatHasIt) {
+  SharedScratchDir scratch;
+  std::vector<double> field = samples<double>(100, world_rank(), 1);
+  int step = 1;
+  {
+    Session session(MPI_COMM_WORLD, options_in(scratch.path()));
+    session.protect("field", field);
+    session.protect("step", step);
+    session.checkpoint();
+    step = 2;
+    session.checkpoint();
+    session.unprotect("step");
+    session.checkpoint();
+  }
+  Session session(MPI_COMM_WORLD, options_in(scratch.path()));
+  field.assign(100, 0.0);
+  step = 0;
+  session.protect("field", field);
+  session.protect("step", step);
+  if (world_rank() == 0) ::testing::internal::CaptureStderr();
+  const auto restored = session.restore();
+  const std::string log = world_rank() == 0 ? ::testing::internal::GetCapturedStderr() : "";
+  EXPECT_EQ(restored, std::optional<std::uint64_t>(2));
+  EXPECT_EQ(step, 2);
+  EXPECT_EQ(field, samples<double>(100, world_rank(), 1));
+  EXPECT_EQ(session.versions(), (std::vector<std::uint64_t>{1, 2, 3})) << "an intact version is not set aside";
+  if (world_rank() == 0) EXPECT_NE(log.find("region 'step' is not in checkpoint version 3"), std::string::npos) << log;
 }
 
 }  // namespace

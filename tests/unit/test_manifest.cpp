@@ -210,5 +210,38 @@ TEST(Manifest, ARankFileHasTheNameTheFormatGivesThatRank) {
   EXPECT_THROW(parse_rank_record(serialize_rank_record(record)), Error);
 }
 
+// Issue 13, item 13: restore looked a region up by name and took its first entry, `lazarus verify`
+// checked every entry: a second entry of one name is refused, for every reader alike.
+TEST(Manifest, ARegionListedTwiceByOneRankIsRefused) {
+  const std::string refusal =
+      refusal_of([](nlohmann::json& b) { b["ranks"][0]["regions"].push_back(b["ranks"][0]["regions"][0]); });
+  EXPECT_NE(refusal.find("rank 0 lists region 'field' twice"), std::string::npos) << refusal;
+  RankRecord record = sample_manifest().ranks[0];
+  record.regions.push_back(record.regions[1]);
+  EXPECT_THROW(parse_rank_record(serialize_rank_record(record)), Error);
+  // One name on two ranks is the normal case.
+  EXPECT_EQ(refusal_of([](nlohmann::json& b) { b["ranks"][1]["regions"][0]["name"] = "field"; }), "");
+}
+
+// Issue 13, item 13: a version folder replaced by a copy of an older one held that version's
+// manifest; restore returned its data under the newer number. The manifest of a version must be
+// that version's, whoever reads it.
+TEST(Manifest, AVersionFolderHoldsThatVersionsManifestOnly) {
+  const std::string text = serialize_manifest(sample_manifest());  // version 42
+  EXPECT_EQ(parse_version_manifest(text, "v42", 42), sample_manifest());
+  try {
+    parse_version_manifest(text, "v43", 43);
+    FAIL() << "version 42's manifest was taken for version 43's";
+  } catch (const CorruptCheckpoint& error) {
+    EXPECT_NE(std::string(error.what()).find("records version 42, not 43"), std::string::npos) << error.what();
+  }
+  testing::ScratchDir scratch;
+  const auto folder = scratch.path() / "v0000000043";
+  std::filesystem::create_directories(folder);
+  write_manifest(folder, sample_manifest());
+  EXPECT_THROW(read_version_manifest(folder, 43), CorruptCheckpoint);
+  EXPECT_EQ(read_version_manifest(folder, 42), sample_manifest());
+}
+
 }  // namespace
 }  // namespace lazarus::detail

@@ -101,10 +101,12 @@ class Session {
   // Collective. First commits every checkpoint in flight (IoError as checkpoint()). Then restores the
   // newest complete version whose data verify; a corrupt version is reported once on stderr, set
   // aside (its manifest renamed manifest.corrupt, its files kept) and skipped.
-  // Returns nullopt when no checkpoint exists at all; throws CorruptCheckpoint when versions exist but
-  // none verifies, MismatchError when a protected region is not stored or is stored with another
-  // type or shape, or the version was written by another number of ranks (stored regions that are
-  // not protected are ignored). Protected memory is changed only once every rank's data verified.
+  // A version that does not match the protected regions (a protected region not stored, or stored
+  // with another type or shape; another number of ranks; stored regions that are not protected are
+  // ignored) is skipped too, but not set aside.
+  // Returns nullopt when no checkpoint exists at all; throws MismatchError when no version restored
+  // and one did not match, CorruptCheckpoint when versions exist but none verifies. Protected memory
+  // is changed only once every rank's data verified.
   std::optional<std::uint64_t> restore();
   // Collective. Commits what is in flight as restore() does, then restores exactly `version`:
   // NoCheckpoint when it is not complete, CorruptCheckpoint when it does not verify, MismatchError as
