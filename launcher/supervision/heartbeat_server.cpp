@@ -76,9 +76,9 @@ std::filesystem::path HeartbeatServer::local_socket() const {
 void HeartbeatServer::drop_all() { peers_.clear(); }
 
 int HeartbeatServer::add_peer(backends::FileDescriptor socket, std::string source,
-                              std::optional<PeerCredentials> credentials, Clock::time_point now) {
+                              std::optional<PeerCredentials> credentials, Clock::time_point now, bool this_machine) {
   const int id = next_id_++;
-  peers_.emplace(id, Peer{std::move(socket), {}, false, now, std::move(source), credentials});
+  peers_.emplace(id, Peer{std::move(socket), {}, false, now, std::move(source), this_machine, credentials});
   return id;
 }
 
@@ -173,6 +173,7 @@ void HeartbeatServer::accept_new(int listener, bool local, std::vector<ServerEve
     if (socket.get() < 0) return;  // EAGAIN: no more waiting; other errors: try again next poll
     std::string source = kLocalSource;
     std::optional<PeerCredentials> credentials;
+    bool this_machine = false;
     if (local) {
       ucred peer{};
       socklen_t size = sizeof peer;
@@ -182,19 +183,29 @@ void HeartbeatServer::accept_new(int listener, bool local, std::vector<ServerEve
       char text[INET_ADDRSTRLEN] = "?";
       ::inet_ntop(AF_INET, &address.sin_addr, text, sizeof text);
       source = text;
+      // The peer's address is the one it reached us at: it runs on this machine.
+      sockaddr_in ours{};
+      socklen_t size = sizeof ours;
+      this_machine = ::getsockname(socket.get(), reinterpret_cast<sockaddr*>(&ours), &size) == 0 &&
+                     ours.sin_addr.s_addr == address.sin_addr.s_addr;
     }
     if (!make_room(source, events, now)) {
       events.push_back({ServerEvent::Kind::rejected, next_id_++, {}, false,
                         fmt::format("too many connections without a hello (from {})", source), now});
       continue;  // closed as `socket` goes
     }
-    add_peer(std::move(socket), std::move(source), credentials, now);
+    add_peer(std::move(socket), std::move(source), credentials, now, this_machine);
   }
 }
 
 std::optional<std::string> HeartbeatServer::refuse_hello(const Peer& peer, const detail::Message& message) const {
   if (message.type != detail::MessageType::hello) return "first message is not a hello";
   if (message.token != token_) return "wrong token";
+  // Ranks on this machine connect over the Unix socket, where they are verified: a hello over TCP
+  // from here is a process that chose not to be.
+  if (!peer.credentials && peer.this_machine && local_listener_.get() >= 0) {
+    return "a rank on the launcher's machine must connect over its Unix socket";
+  }
   if (peer.credentials) {
     if (auto reason = impostor_reason(*peer.credentials, message, token_)) return reason;
   }

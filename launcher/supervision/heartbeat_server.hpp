@@ -84,6 +84,7 @@ class HeartbeatServer {
     bool authenticated = false;
     Clock::time_point accepted;
     std::string source;                          // the peer's IPv4 address, or "local"
+    bool this_machine = false;                   // a TCP peer whose address is the listener's own
     std::optional<PeerCredentials> credentials;  // Unix socket peers
   };
   void accept_new(int listener, bool local, std::vector<ServerEvent>& events, Clock::time_point now);
@@ -95,7 +96,7 @@ class HeartbeatServer {
   // Why the peer's first message does not authenticate it, or nullopt when it does.
   std::optional<std::string> refuse_hello(const Peer& peer, const detail::Message& message) const;
   int add_peer(backends::FileDescriptor socket, std::string source, std::optional<PeerCredentials> credentials,
-               Clock::time_point now);
+               Clock::time_point now, bool this_machine = false);
 
   backends::FileDescriptor listener_;
   std::optional<PrivateFolder> socket_folder_;

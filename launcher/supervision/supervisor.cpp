@@ -114,7 +114,7 @@ std::pair<std::uint64_t, std::optional<double>> Supervisor::newest_global_versio
     const auto complete = detail::scan_versions(job_dir).complete;
     for (auto version = complete.rbegin(); version != complete.rend(); ++version) {
       try {
-        const auto manifest = detail::read_manifest(detail::version_directory(job_dir, *version));
+        const auto manifest = detail::read_version_manifest(detail::version_directory(job_dir, *version), *version);
         return {*version, static_cast<double>(manifest.created_unix_ms) / 1000.0};
       } catch (const std::exception&) {
         continue;  // a damaged version: the ranks will skip it too

@@ -76,14 +76,25 @@ backends::FileDescriptor connect_to_unix_socket(const std::string& path) {
 }
 
 // The launcher's Unix socket when this rank runs on the launcher's machine (there the launcher can
-// verify who the rank is), else its TCP address.
+// verify who the rank is, and takes no TCP hello from this machine), else its TCP address. Empty, with
+// a warning, when it cannot be reached.
 backends::FileDescriptor connect_to_launcher(const std::string& address) {
   const std::string socket_path = environment_or("LAZARUS_LAUNCHER_SOCKET", "");
   const std::string launcher_boot = environment_or("LAZARUS_LAUNCHER_BOOT_ID", "");
-  if (!socket_path.empty() && !launcher_boot.empty() && launcher_boot == this_machine_boot_id()) {
-    if (auto fd = connect_to_unix_socket(socket_path); fd.get() >= 0) return fd;
+  if (socket_path.empty() || launcher_boot.empty() || launcher_boot != this_machine_boot_id()) {
+    backends::FileDescriptor fd = connect_to(address);
+    if (fd.get() < 0) {
+      std::fprintf(stderr, "lazarus: warning: cannot reach the launcher at %s; running unmonitored\n", address.c_str());
+    }
+    return fd;
   }
-  return connect_to(address);
+  backends::FileDescriptor fd = connect_to_unix_socket(socket_path);
+  if (fd.get() < 0) {
+    std::fprintf(stderr, "lazarus: warning: cannot reach the launcher's socket %s (%s); running unmonitored (a "
+                 "container with a /tmp of its own? set TMPDIR for lazarus run to a folder the ranks see)\n",
+                 socket_path.c_str(), std::strerror(errno));
+  }
+  return fd;
 }
 
 class LauncherConnection final : public LauncherLink {
@@ -247,10 +258,7 @@ std::shared_ptr<LauncherLink> connect_from_environment() {
   const char* address = std::getenv("LAZARUS_LAUNCHER");
   if (address == nullptr || *address == '\0') return nullptr;
   backends::FileDescriptor socket = connect_to_launcher(address);
-  if (socket.get() < 0) {
-    std::fprintf(stderr, "lazarus: warning: cannot reach the launcher at %s; running unmonitored\n", address);
-    return nullptr;
-  }
+  if (socket.get() < 0) return nullptr;
   std::string warning;
   const auto interval = heartbeat_interval(environment_or("LAZARUS_HEARTBEAT", "0.5"), warning);
   if (!warning.empty()) std::fprintf(stderr, "lazarus: warning: %s\n", warning.c_str());

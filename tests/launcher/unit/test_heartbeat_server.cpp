@@ -382,6 +382,18 @@ TEST(HeartbeatServer, WithoutASocketParentThereIsNoUnixSocket) {
   EXPECT_TRUE(server.local_socket().empty());
 }
 
+// With a Unix socket, ranks on this machine are verified there: a hello over TCP from this machine
+// (a forged claim whose close would look like a rank's death) is refused.
+TEST(HeartbeatServer, ATcpHelloFromThisMachineIsRefusedWhenThereIsAUnixSocket) {
+  HeartbeatServer server("127.0.0.1", "127.0.0.1", kToken, {}, std::filesystem::temp_directory_path());
+  Client client(server.address());
+  client.send(detail::encode(hello()));
+  const auto events = poll_until(server, any_event);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].kind, Kind::rejected);
+  EXPECT_EQ(events[0].reason, "a rank on the launcher's machine must connect over its Unix socket");
+}
+
 // A rank's end over the Unix socket.
 backends::FileDescriptor connect_locally(const std::filesystem::path& path) {
   sockaddr_un address{};
