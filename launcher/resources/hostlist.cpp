@@ -63,8 +63,9 @@ std::vector<std::string> expand_ranges(std::string_view ranges, std::string_view
     const std::uint64_t high = dash == std::string_view::npos ? low : number_in(range.substr(dash + 1), expression);
     if (high < low) malformed(expression, fmt::format("range '{}' goes down", range));
     if (high - low >= max_hosts - values.size()) malformed(expression, too_many_hosts(max_hosts));
-    for (std::uint64_t value = low; value <= high; ++value) {
+    for (std::uint64_t value = low;; ++value) {  // `value <= high` would never end at the largest number
       values.push_back(fmt::format("{:0{}}", value, low_text.size()));
+      if (value == high) break;
     }
     start = comma + 1;
   }

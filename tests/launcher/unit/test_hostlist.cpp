@@ -27,6 +27,14 @@ TEST(Hostlist, ZeroPaddingFollowsTheFirstNumber) {
   EXPECT_EQ(expand_hostlist("c[8-10]"), (Names{"c8", "c9", "c10"}));
 }
 
+// fuzz.hostlist found it: a range that ends at the largest 64-bit number counted on past it, wrapping
+// to 0, until memory ran out.
+TEST(Hostlist, ARangeEndingAtTheLargestNumberEnds) {
+  EXPECT_EQ(expand_hostlist("n[18446744073709551615]"), Names{"n18446744073709551615"});
+  EXPECT_EQ(expand_hostlist("n[18446744073709551614-18446744073709551615]"),
+            (Names{"n18446744073709551614", "n18446744073709551615"}));
+}
+
 TEST(Hostlist, SeveralBracketGroupsAndSuffixes) {
   EXPECT_EQ(expand_hostlist("r[1-2]n[3,5]"), (Names{"r1n3", "r1n5", "r2n3", "r2n5"}));
   EXPECT_EQ(expand_hostlist("node[1-2]-ib"), (Names{"node1-ib", "node2-ib"}));
