@@ -44,6 +44,46 @@ std::vector<std::string> stat_fields(pid_t pid) {
   return fields;  // fields[0] is the state (stat field 3)
 }
 
+struct ProcessEntry {
+  pid_t pid = 0;
+  pid_t parent = 0;
+  pid_t session = 0;
+};
+
+// Every live process (zombies left out), from one pass over /proc.
+std::vector<ProcessEntry> live_processes() {
+  std::vector<ProcessEntry> processes;
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", error)) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    const pid_t pid = static_cast<pid_t>(std::strtol(name.c_str(), nullptr, 10));
+    const auto fields = stat_fields(pid);  // state, ppid, pgrp, session, ...
+    if (fields.size() > 3 && fields[0] != "Z" && fields[0] != "X") {
+      processes.push_back({pid, static_cast<pid_t>(std::strtol(fields[1].c_str(), nullptr, 10)),
+                           static_cast<pid_t>(std::strtol(fields[3].c_str(), nullptr, 10))});
+    }
+  }
+  return processes;
+}
+
+// The descendants of `ancestor` among `processes`: its children, their children...
+std::vector<pid_t> descendants_among(const std::vector<ProcessEntry>& processes, pid_t ancestor) {
+  std::vector<pid_t> found;
+  std::vector<pid_t> frontier{ancestor};
+  while (!frontier.empty()) {
+    const pid_t parent = frontier.back();
+    frontier.pop_back();
+    for (const ProcessEntry& process : processes) {
+      if (process.parent == parent && process.pid != ancestor) {
+        found.push_back(process.pid);
+        frontier.push_back(process.pid);
+      }
+    }
+  }
+  return found;
+}
+
 }  // namespace
 
 SessionLeader::SessionLeader(const std::vector<std::string>& argv,
@@ -89,9 +129,12 @@ std::optional<int> SessionLeader::poll_exit() {
 
 std::vector<pid_t> SessionLeader::job_processes() const {
   if (pid_ <= 0) return {};
-  std::vector<pid_t> found = processes_in_session(pid_);
-  for (pid_t pid : descendants_of(::getpid())) {
-    if (std::find(found.begin(), found.end(), pid) == found.end()) found.push_back(pid);
+  const auto processes = live_processes();
+  std::vector<pid_t> found = descendants_among(processes, ::getpid());
+  for (const ProcessEntry& process : processes) {
+    if (process.session == pid_ && std::find(found.begin(), found.end(), process.pid) == found.end()) {
+      found.push_back(process.pid);
+    }
   }
   std::erase(found, pid_);
   return found;
@@ -129,44 +172,8 @@ void reap_orphans(pid_t except) noexcept {
 
 std::vector<pid_t> processes_in_session(pid_t session) {
   std::vector<pid_t> found;
-  std::error_code error;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc", error)) {
-    const std::string name = entry.path().filename().string();
-    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
-    const pid_t pid = static_cast<pid_t>(std::strtol(name.c_str(), nullptr, 10));
-    const auto fields = stat_fields(pid);
-    // fields: state, ppid, pgrp, session, ...
-    if (fields.size() > 3 && fields[0] != "Z" && std::strtol(fields[3].c_str(), nullptr, 10) == session) {
-      found.push_back(pid);
-    }
-  }
-  return found;
-}
-
-std::vector<pid_t> descendants_of(pid_t ancestor) {
-  // One pass over /proc for every live process's parent, then the tree from `ancestor` down.
-  std::vector<std::pair<pid_t, pid_t>> parent_of;  // (pid, ppid)
-  std::error_code error;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc", error)) {
-    const std::string name = entry.path().filename().string();
-    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
-    const pid_t pid = static_cast<pid_t>(std::strtol(name.c_str(), nullptr, 10));
-    const auto fields = stat_fields(pid);
-    if (fields.size() > 1 && fields[0] != "Z" && fields[0] != "X") {
-      parent_of.emplace_back(pid, static_cast<pid_t>(std::strtol(fields[1].c_str(), nullptr, 10)));
-    }
-  }
-  std::vector<pid_t> found;
-  std::vector<pid_t> frontier{ancestor};
-  while (!frontier.empty()) {
-    const pid_t parent = frontier.back();
-    frontier.pop_back();
-    for (const auto& [pid, ppid] : parent_of) {
-      if (ppid == parent && pid != ancestor) {
-        found.push_back(pid);
-        frontier.push_back(pid);
-      }
-    }
+  for (const ProcessEntry& process : live_processes()) {
+    if (process.session == session) found.push_back(process.pid);
   }
   return found;
 }

@@ -43,8 +43,6 @@ void reap_orphans(pid_t except) noexcept;
 
 // Pids of the live processes whose session id is `session` (from /proc).
 std::vector<pid_t> processes_in_session(pid_t session);
-// Pids of the live descendants of `ancestor` (children, their children...), from /proc.
-std::vector<pid_t> descendants_of(pid_t ancestor);
 // The value of `name` in the environment `pid` was started with (/proc/PID/environ); nullopt when
 // it has none, or the process is gone or not ours to read.
 std::optional<std::string> environment_variable(pid_t pid, const std::string& name);
