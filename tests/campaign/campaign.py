@@ -29,6 +29,15 @@ Faults (kinds):
   corrupt        once the teardown of failure F is reported, one byte is flipped in every copy of rank
                  R's file of the newest complete version (global, node-local, partner copy): the restart
                  falls back to the version before (or rebuilds the file from XOR parity)
+
+Other parties (issue 13), drawn apart from the faults (their own random stream, so that adding them left
+every run's faults as they were), at most one of each per run:
+  intruder       a process with the job's token (read from a rank's environment) sends, in each attempt,
+                 a hello for a random rank naming the pid of a bystander process, over TCP and over the
+                 launcher's Unix socket, and holds 100 idle TCP connections open: the bystander must
+                 live, and no failure may come of it
+  daemon         rank 0 runs inside a shell that, when the rank ends, leaves a daemon (setsid, then fork)
+                 holding mpirun's output open: the run must still end as it would, with nothing left
 """
 import argparse
 import errno
@@ -36,6 +45,7 @@ import os
 import random
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -44,7 +54,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "supervision"))
-from harness import Setup, TestFailure, check, checksum_in, lazarus_run, read_events, reference_checksum  # noqa: E402
+from harness import (Setup, TestFailure, check, checksum_in, environment_of_job, lazarus_run, read_events,  # noqa: E402
+                     reference_checksum)
 
 STEPS = 2000
 CHECKPOINT_EVERY = 40  # versions 1 to 49 in an uninterrupted run
@@ -62,6 +73,7 @@ KINDS = ["rank_kill", "node_kill", "hang", "crash_write", "crash_commit", "crash
          "crash_rebuild", "full_fs", "read_only", "vanish", "corrupt"]
 # Kinds that end an attempt by themselves; the others act between attempts or on the file system.
 FAILING = ["rank_kill", "node_kill", "hang", "crash_write", "crash_commit", "crash_flush"]
+OTHER_PARTIES = ["intruder", "daemon"]  # not faults: drawn beside them, counted in the table too
 OUTCOMES = ["bit-identical", "documented status", "FAILED", "skipped"]
 
 # Topologies: lazarus run's node options, the ranks' placement, and the node that hosts each rank's block.
@@ -109,6 +121,8 @@ class Plan:
     compress: int = 1         # LAZARUS_COMPRESS: 0 stores datasets contiguous, without filters
     chunk_bytes: str = "4M"   # LAZARUS_CHUNK_BYTES: 64K splits the larger regions into several chunks
     pace: bool = True         # PACE, or the program at full speed (faults then land at other moments)
+    intruder: bool = False    # other parties (see the module's text)
+    daemon: bool = False
     faults: list = field(default_factory=list)
     failing: int = 0          # attempts the faults end
     terminal: str = ""        # full_fs or read_only of a single-level job: the job cannot finish
@@ -116,7 +130,8 @@ class Plan:
     def describe(self):
         flush = "" if self.topology == "single" else f" flush_every={self.flush_every}"
         return (f"{self.program} {self.topology} {self.mode}{flush} compress={self.compress} "
-                f"chunks={self.chunk_bytes}{'' if self.pace else ' unpaced'}")
+                f"chunks={self.chunk_bytes}{'' if self.pace else ' unpaced'}"
+                f"{' +intruder' if self.intruder else ''}{' +daemon' if self.daemon else ''}")
 
 
 def draw(seed, index):
@@ -138,6 +153,8 @@ def draw(seed, index):
     plan = Plan(seed, index, program, topology, rng.choice(["sync", "async"]), rng.choice(flush_choices),
                 compress=rng.choice([0, 1, 3]), chunk_bytes=rng.choice(["64K", "4M"]),
                 pace=main_kind == "full_fs" or rng.random() < 0.7)  # a file system fills while the job runs
+    others = random.Random(f"lazarus-campaign-others:{seed}:{index}")
+    plan.intruder, plan.daemon = others.random() < 0.3, others.random() < 0.2
     state = {"version": rng.randint(3, 7), "hosting": list(TOPOLOGIES[topology]["hosting"]),
              "spares": list(TOPOLOGIES[topology]["spares"]), "last": None}
 
@@ -379,6 +396,77 @@ class Watcher(threading.Thread):
         raise ValueError(fault.kind)
 
 
+class Intruder(threading.Thread):
+    """A process of the job gone rogue (see the module's text): in each attempt, once its ranks run, it
+    claims a random rank for a bystander's pid over TCP and over the Unix socket, and keeps a crowd of
+    idle TCP connections open (reopening those the launcher drops)."""
+
+    CROWD = 100
+
+    def __init__(self, job, events_file, rng):
+        super().__init__(daemon=True)
+        self.job, self.events_file, self.rng = job, events_file, rng
+        self.bystander = subprocess.Popen(["sleep", "600"], start_new_session=True)
+        self.done = threading.Event()
+        self.claims = 0
+        self.error = None
+
+    def run(self):
+        crowd, claimed = [], set()
+        try:
+            while not self.done.is_set():
+                launches = [e for e in read_events(self.events_file) if e["event"] == "launch"]
+                if launches:
+                    host, port = launches[-1]["heartbeat_address"].rsplit(":", 1)
+                    crowd = [c for c in crowd if not self.dropped(c)]
+                    while len(crowd) < self.CROWD:
+                        crowd.append(socket.create_connection((host, int(port)), timeout=1))
+                    env = environment_of_job(self.job)
+                    attempt = int(env.get("LAZARUS_ATTEMPT", 0)) if env else 0
+                    if attempt and attempt not in claimed:
+                        claimed.add(attempt)
+                        self.claim(env, host, int(port), attempt)
+                time.sleep(0.1)
+        except Exception as error:  # reported by the run's checks
+            self.error = f"{type(error).__name__}: {error}"
+        finally:
+            for c in crowd:
+                c.close()
+
+    @staticmethod
+    def dropped(connection):
+        try:
+            connection.setblocking(False)
+            return connection.recv(1) == b""
+        except BlockingIOError:
+            return False
+        except OSError:
+            return True
+
+    def claim(self, env, host, port, attempt):
+        line = ('{"type":"hello","token":"%s","rank":%d,"size":%d,"node":"n1","pid":%d,"attempt":%d}\n'
+                % (env["LAZARUS_LAUNCHER_TOKEN"], self.rng.randrange(RANKS), RANKS, self.bystander.pid, attempt))
+        for family, address in ((socket.AF_INET, (host, port)), (socket.AF_UNIX, env["LAZARUS_LAUNCHER_SOCKET"])):
+            with socket.socket(family, socket.SOCK_STREAM) as s:
+                s.settimeout(1)
+                try:
+                    s.connect(address)
+                    s.sendall(line.encode())
+                    time.sleep(0.05)
+                except OSError:
+                    pass  # the launcher closed on it: what must happen
+        self.claims += 1
+
+    def finish(self):
+        """Stops; returns whether the bystander lived through the run."""
+        self.done.set()
+        self.join()
+        alive = self.bystander.poll() is None
+        self.bystander.kill()
+        self.bystander.wait()
+        return alive
+
+
 # ---- one run ----
 
 def story(run):
@@ -408,8 +496,14 @@ class Campaign:
     def program(self, plan):
         pace = PACE if plan.pace else []
         if plan.program == "heat2d":
-            return [self.setup.heat2d, *HEAT2D_ARGS, *pace]
-        return [self.many_regions, *MANY_REGIONS_ARGS, *pace] + (["--single-level"] if plan.topology == "single" else [])
+            program = [self.setup.heat2d, *HEAT2D_ARGS, *pace]
+        else:
+            program = [self.many_regions, *MANY_REGIONS_ARGS, *pace] + (["--single-level"] if plan.topology == "single" else [])
+        if plan.daemon:  # rank 0 leaves a daemon holding mpirun's output open when it ends
+            script = ('"$0" "$@"; status=$?; '
+                      'if [ "$OMPI_COMM_WORLD_RANK" = 0 ]; then setsid -f sleep 600; fi; exit $status')
+            program = ["sh", "-c", script, *program]
+        return program
 
     def reference(self, plan):
         if plan.program not in self.references:
@@ -442,16 +536,27 @@ class Campaign:
                    LAZARUS_CHUNK_BYTES=plan.chunk_bytes)
         rng = random.Random(f"lazarus-campaign-files:{plan.seed}:{plan.index}")
         watcher = Watcher(plan, events_file, job_dir, self.small_fs, rng)
+        intruder = (Intruder(job, events_file, random.Random(f"lazarus-campaign-intruder:{plan.seed}:{plan.index}"))
+                    if plan.intruder else None)
         expected = self.reference(plan)
         if root:
             root.mkdir(parents=True)
         watcher.start()
+        if intruder:
+            intruder.start()
+        bystander_lived = True
         try:
             run = lazarus_run(self.setup, job, options, program=self.program(plan), timeout=600, env=env, root=root)
         finally:
             watcher.done.set()
             watcher.join()
+            bystander_lived = intruder.finish() if intruder else True
             unfreeze_all(job_dir)
+        if intruder:
+            context = f"run {plan.index} (seed {plan.seed})"
+            check(intruder.error is None, f"{context}: the intruder failed: {intruder.error}")
+            check(bystander_lived, f"{context}: the launcher killed the bystander a forged hello named\n{story(run)}")
+            check(intruder.claims > 0, f"{context}: the intruder never claimed a rank\n{story(run)}")
         try:
             return self.judge(plan, run, watcher, job_dir, expected)
         finally:
@@ -603,6 +708,9 @@ def print_table(counts, runs, failed):
         print(f"{kind:<{width}}  " + "  ".join(f"{n:>18}" for n in row) + f"  {sum(row):>6}")
     totals = [sum(counts.get((k, o), 0) for k in KINDS) for o in OUTCOMES]
     print(f"{'all faults':<{width}}  " + "  ".join(f"{n:>18}" for n in totals) + f"  {sum(totals):>6}")
+    for kind in [k for k in OTHER_PARTIES if any(counts.get((k, o)) for o in OUTCOMES)]:
+        row = [counts.get((kind, o), 0) for o in OUTCOMES]
+        print(f"{'with ' + kind:<{width}}  " + "  ".join(f"{n:>18}" for n in row) + f"  {sum(row):>6}")
     print(f"{runs} runs, {sum(totals)} faults; FAILED runs: {', '.join(map(str, failed)) or 'none'}")
 
 
@@ -651,8 +759,8 @@ def main():
                 except TestFailure as failure:
                     outcome, note = "FAILED", str(failure)
                     failed.append(index)
-            for fault in plan.faults:
-                counts[(fault.kind, outcome)] = counts.get((fault.kind, outcome), 0) + 1
+            for kind in [f.kind for f in plan.faults] + [k for k in OTHER_PARTIES if getattr(plan, k)]:
+                counts[(kind, outcome)] = counts.get((kind, outcome), 0) + 1
             print(f"  -> {outcome} in {time.monotonic() - began:.1f} s{': ' + note if note else ''}", flush=True)
     finally:
         if args.keep:

@@ -96,6 +96,22 @@ def lazarus_run(setup, job, options, program=None, steps=6000, timeout=600, env=
     return run
 
 
+def environment_of_job(job):
+    """The start-up environment of a live process of job `job` that has the launcher's token (the job's
+    secrets included: the tests run as the job's user), or None."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            items = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        environment = dict(item.decode(errors="replace").split("=", 1) for item in items if b"=" in item)
+        if environment.get("LAZARUS_JOB") == job and "LAZARUS_LAUNCHER_TOKEN" in environment:
+            return environment
+    return None
+
+
 def processes_of_job(job_dir):
     """Live processes whose environment names this job's checkpoint folder and job."""
     found = []

@@ -1,15 +1,14 @@
 """`lazarus run` against other parties (issue 13): a process of the job forging a rank, a flood of
 connections at launch, a rank that leaves a daemon behind.
 Usage: hostile_tests.py LAZARUS HEAT2D MPIEXEC CASE"""
-import os
 import socket
 import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
-from harness import HEAT2D_ARGS, check, checksum_in, lazarus_run, main, read_events, reference_checksum
+from harness import (HEAT2D_ARGS, check, checksum_in, environment_of_job, lazarus_run, main, read_events,
+                     reference_checksum)
 
 STEPS = 9000
 
@@ -29,21 +28,6 @@ def wait_for_launch(events_file, limit=30):
             return launches[0]
         time.sleep(0.02)
     raise TimeoutError(f"no launch event in {events_file}")
-
-
-def environment_of_job(job):
-    """The environment of a live process of `job` (the job's secrets included: we are its user)."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            items = (entry / "environ").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        environment = dict(item.decode(errors="replace").split("=", 1) for item in items if b"=" in item)
-        if environment.get("LAZARUS_JOB") == job and "LAZARUS_LAUNCHER_TOKEN" in environment:
-            return environment
-    return None
 
 
 def forged_rank_cannot_get_a_process_killed(setup):
