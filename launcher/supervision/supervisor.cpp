@@ -41,11 +41,11 @@ double seconds_between(Clock::time_point from, Clock::time_point to) {
 }
 
 // Room for every rank, and for a node's ranks connecting at once over TCP from one address.
-HeartbeatServer::Limits listener_limits(const RunOptions& options) {
+HeartbeatServer::Limits listener_limits(int ranks, int ranks_per_node) {
   HeartbeatServer::Limits limits;
-  limits.ranks = static_cast<std::size_t>(options.ranks);
+  limits.ranks = static_cast<std::size_t>(ranks);
   limits.unauthenticated_per_source = std::max<std::size_t>(limits.unauthenticated_per_source,
-                                                            2 * static_cast<std::size_t>(options.ranks_per_node));
+                                                            2 * static_cast<std::size_t>(ranks_per_node));
   limits.unauthenticated = std::max(limits.unauthenticated, limits.unauthenticated_per_source);
   return limits;
 }
@@ -84,7 +84,8 @@ Supervisor::Supervisor(RunOptions options, std::vector<Fault> faults, NodePool n
       resources_(std::move(resources)),
       token_(random_token()),
       start_(Clock::now()),
-      server_(options_.listen_address, options_.advertised_address, token_, listener_limits(options_),
+      server_(options_.listen_address, options_.advertised_address, token_,
+              listener_limits(options_.ranks, nodes_.ranks_per_node()),
               unix_socket_parent()),
       events_(options_.events_file, start_),
       policy_(options_.max_restarts) {}

@@ -420,7 +420,10 @@ class Intruder(threading.Thread):
                     host, port = launches[-1]["heartbeat_address"].rsplit(":", 1)
                     crowd = [c for c in crowd if not self.dropped(c)]
                     while len(crowd) < self.CROWD:
-                        crowd.append(socket.create_connection((host, int(port)), timeout=1))
+                        try:
+                            crowd.append(socket.create_connection((host, int(port)), timeout=1))
+                        except OSError:
+                            break  # the launcher is gone (the run ended) or its backlog is full
                     env = environment_of_job(self.job)
                     attempt = int(env.get("LAZARUS_ATTEMPT", 0)) if env else 0
                     if attempt and attempt not in claimed:
@@ -552,12 +555,12 @@ class Campaign:
             watcher.join()
             bystander_lived = intruder.finish() if intruder else True
             unfreeze_all(job_dir)
-        if intruder:
-            context = f"run {plan.index} (seed {plan.seed})"
-            check(intruder.error is None, f"{context}: the intruder failed: {intruder.error}")
-            check(bystander_lived, f"{context}: the launcher killed the bystander a forged hello named\n{story(run)}")
-            check(intruder.claims > 0, f"{context}: the intruder never claimed a rank\n{story(run)}")
         try:
+            if intruder:
+                context = f"run {plan.index} (seed {plan.seed})"
+                check(intruder.error is None, f"{context}: the intruder failed: {intruder.error}")
+                check(bystander_lived, f"{context}: the launcher killed the bystander a forged hello named\n{story(run)}")
+                check(intruder.claims > 0, f"{context}: the intruder never claimed a rank\n{story(run)}")
             return self.judge(plan, run, watcher, job_dir, expected)
         finally:
             if watcher.filler is not None:
