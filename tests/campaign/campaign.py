@@ -309,7 +309,7 @@ class Watcher(threading.Thread):
         super().__init__(daemon=True)
         self.plan, self.events_file, self.job_dir, self.fs_root, self.rng = plan, events_file, job_dir, fs_root, rng
         self.pending = [f for f in plan.faults if not f.inject]
-        self.applied = {}  # id(fault) -> (unix_ms, what was done)
+        self.applied = {}  # id(fault) -> (unix ms when it began, unix ms when it was done, what was done)
         self.committed = {}  # failure number -> (the newest complete version on disk after its teardown, when)
         self.damaged = set()  # versions a corrupt fault damaged
         self.frozen = []
@@ -340,17 +340,19 @@ class Watcher(threading.Thread):
             intact = [v for v in complete_versions(self.job_dir) if v not in self.damaged]
             self.committed[number] = (max(intact, default=0), int(time.time() * 1000))
         for fault in list(self.pending):
+            started = int(time.time() * 1000)
             if fault.kind == "full_fs" and newest >= fault.version:
                 self.filler = self.fs_root / f"filler-{self.plan.index}"
                 self.fill()
-                self.record(fault, f"filled after checkpoint {newest}")
+                self.record(fault, started, f"filled after checkpoint {newest}")
             elif fault.kind != "full_fs" and failures >= fault.failure:
-                self.record(fault, self.apply(fault))
+                self.record(fault, started, self.apply(fault))
         if self.filler is not None:
             self.fill()  # keep it full: space freed by an abandoned checkpoint is taken again
 
-    def record(self, fault, what):
-        self.applied[id(fault)] = (int(time.time() * 1000), what)
+    def record(self, fault, started, what):
+        """The fault took effect at some moment from `started` to now (both in unix ms)."""
+        self.applied[id(fault)] = (started, int(time.time() * 1000), what)
         self.pending.remove(fault)
 
     def fill(self):
@@ -581,7 +583,7 @@ class Campaign:
         notes = []
         for fault in plan.faults:
             if not fault.inject:
-                applied_at, what = watcher.applied[id(fault)]
+                _, applied_at, what = watcher.applied[id(fault)]
                 late = fault.failure and applied_at > launched.get(fault.failure + 1, applied_at) + LATE_MS
                 notes.append(f"{fault.kind}: {what}{' (after the next attempt was launched)' if late else ''}")
         teardowns = [e["unix_ms"] for e in run.of("teardown")]
@@ -644,9 +646,11 @@ class Campaign:
         failure that ended the previous one, unless a harness fault took it away (then from the version
         that fault leaves), and the newest is still on disk at the end."""
         low, high = 0, None  # the range of versions the next attempt may resume from
-        effects = sorted(((watcher.applied[id(f)][0], f) for f in plan.faults
+        # Each harness fault, from when it began (it may already act on what follows) to when it was done
+        # (only then is its effect certain).
+        effects = sorted((watcher.applied[id(f)][:2] + (f,) for f in plan.faults
                           if not f.inject and f.kind in ("corrupt", "vanish") and id(f) in watcher.applied),
-                         key=lambda pair: pair[0])
+                         key=lambda entry: entry[0])
         launched = {e["attempt"]: e["unix_ms"] for e in run.of("launch")}
         vanished_at = {f.failure for f in plan.faults if f.kind == "vanish"}
 
@@ -664,10 +668,11 @@ class Campaign:
                     low = min(low, damaged - 1)
                     high = (damaged if plan.topology == "xor" else damaged - 1) if certain else None
 
-        torn_down = 0
+        torn_down = restarts = 0
         for event in run.events:
             resumed = event["event"] == "resumed" and event["attempt"] > 1
             torn_down += event["event"] == "teardown"
+            restarts += event["event"] == "restart"
             if event["event"] == "restart":
                 # What is complete once the attempt is torn down: as the harness saw it, when it looked
                 # before the next attempt could write; else as the launcher saw it (it reads no data).
@@ -678,8 +683,10 @@ class Campaign:
                     check(event["version"] >= seen, f"{context}: the restart to attempt {event['attempt']} names "
                           f"version {event['version']}, but version {seen} is complete on disk\n{story(run)}")
                 low, high = max(low, seen), None
-            while effects and effects[0][0] <= event["unix_ms"]:
-                applied_at, fault = effects.pop(0)
+            # A harness fault acts on what the restart after its failure found complete: never before it,
+            # even when both fall on the same millisecond.
+            while effects and effects[0][0] <= event["unix_ms"] and restarts >= effects[0][2].failure:
+                _, applied_at, fault = effects.pop(0)
                 take_effect(fault, certain=not resumed or not late(applied_at, event["attempt"]))
             if event["event"] == "checkpoint":
                 low, high = max(low, event["version"]), None
@@ -689,7 +696,7 @@ class Campaign:
                       f"{context}: attempt {event['attempt']} resumed version {version}, expected "
                       f"{low if high == low else f'{low} or newer' if high is None else f'{low} to {high}'}\n"
                       f"{story(run)}")
-        for _, fault in effects:
+        for _, _, fault in effects:
             take_effect(fault, True)
         on_disk = complete_versions(job_dir)
         check(not low or (on_disk and on_disk[-1] >= low),
